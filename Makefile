@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+BUILD   ?= build
+CLANG   ?= clang
+CC      ?= gcc
+BPFTOOL ?= bpftool
+ARCH_INC := -I/usr/include/$(shell $(CC) -print-multiarch)
+
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -Ibpf $(ARCH_INC)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Ibpf -Iuser -I$(BUILD)
+LDLIBS  := -lbpf -lelf -lz
+
+BPF_OBJS := $(BUILD)/hblb.bpf.o $(BUILD)/floor_pass.bpf.o $(BUILD)/floor_tx.bpf.o
+SKELS    := $(BPF_OBJS:.bpf.o=.skel.h)
+LIB_SRCS := user/log.c user/loader.c
+LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/%.o)
+HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
+
+.PHONY: all deps test bench bench-datapath verifier-stats clean demo
+all: $(BUILD)/hblb
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
+
+$(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/hblb: $(BUILD)/hblb.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) tests/testing.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# host build of the heartbeat parser: no BPF, no root
+$(BUILD)/test_hb_parse: $(BUILD)/test_hb_parse.o
+	$(CC) $(CFLAGS) $^ -o $@
+
+$(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+deps:
+	scripts/deps.sh
+
+test: all
+	scripts/run-tests.sh
+
+bench-datapath: all
+	$(BUILD)/bench_datapath --out $(BUILD)/bench
+
+bench: bench-datapath
+
+verifier-stats: all
+	$(BUILD)/hblb verifier-stats
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * hb_parse.h - Apache mod_heartbeat payload parser, built both for BPF (the
+ * XDP program reads the packet in place) and for the host (unit tests and
+ * fuzzing). Pure C: no helpers, no libc.
+ *
+ * Accepted: `key=value` fields separated by '&', in any order, at most
+ * HBLB_HB_MAX_PAYLOAD bytes. `v`, `ready` and `busy` are required, `port`
+ * is optional; their values are decimal digits up to 2^32-1 (port 1-65535),
+ * v must be 1, and none may appear twice. Unknown fields are skipped; their
+ * keys and values may hold any printable ASCII but '&' ('=' in the value).
+ * Rejected: an empty payload, an empty field (so no leading, doubled or
+ * trailing '&'), a field without '=', control or non-ASCII bytes.
+ */
+#ifndef HBLB_HB_PARSE_H
+#define HBLB_HB_PARSE_H
+
+#include "hblb.h"
+
+#define HB_FIELD_UNKNOWN 0
+#define HB_FIELD_V       1
+#define HB_FIELD_READY   2
+#define HB_FIELD_BUSY    3
+#define HB_FIELD_PORT    4
+#define HB_IN_KEY        8
+
+#define HB_SEEN_REQUIRED ((1u << HB_FIELD_V) | (1u << HB_FIELD_READY) | (1u << HB_FIELD_BUSY))
+
+/* Keys as their bytes shifted into an integer, first byte highest. */
+#define HB_KEY_V      0x76ull
+#define HB_KEY_READY  0x7265616479ull
+#define HB_KEY_BUSY   0x62757379ull
+#define HB_KEY_PORT   0x706f7274ull
+
+struct hblb_hb_msg {
+	__u32 ready;
+	__u32 busy;
+	__u16 port;             /* 0 when absent */
+	__u16 pad;
+};
+
+/*
+ * In BPF the parser state lives in map memory (a per-CPU scratch value the
+ * caller passes) and goes through it at every byte: the verifier would
+ * otherwise track the small counters as constants, branches decided on
+ * them mark them precise, the per-byte states stop matching and multiply
+ * until the 1M-instruction limit ("program is too large"). Values loaded
+ * from map memory are unknown to it, so the states at the loop head prune.
+ * The barrier stops the compiler from keeping the state in registers.
+ * On the host the state is an ordinary local and the barrier is free.
+ */
+#ifdef __bpf__
+#define HB_STATE_BARRIER() asm volatile("" ::: "memory")
+#else
+#define HB_STATE_BARRIER() do { } while (0)
+#endif
+
+struct hb_state {
+	__u64 key;              /* first 8 key bytes */
+	__u64 val;              /* value so far */
+	__u32 key_len;
+	__u32 val_len;
+	__u32 field;            /* HB_IN_KEY, or the field whose value is read */
+	__u32 seen;             /* bit per known field */
+};
+
+static __always_inline int hb_is_printable(__u8 c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+static __always_inline __u32 hb_classify(__u64 key, __u32 key_len)
+{
+	if (key_len == 1 && key == HB_KEY_V)
+		return HB_FIELD_V;
+	if (key_len == 5 && key == HB_KEY_READY)
+		return HB_FIELD_READY;
+	if (key_len == 4 && key == HB_KEY_BUSY)
+		return HB_FIELD_BUSY;
+	if (key_len == 4 && key == HB_KEY_PORT)
+		return HB_FIELD_PORT;
+	return HB_FIELD_UNKNOWN;
+}
+
+/* Closes the field that ends at '&' or at the end of the payload. */
+static __always_inline int hb_end_field(struct hb_state *st, struct hblb_hb_msg *msg)
+{
+	__u32 bit;
+
+	if (st->field == HB_IN_KEY)
+		return HBLB_HB_BAD_SYNTAX;      /* empty field or no '=' */
+	if (st->field != HB_FIELD_UNKNOWN) {
+		if (st->val_len == 0)
+			return HBLB_HB_BAD_VALUE;
+		bit = 1u << (st->field & 7);
+		if (st->seen & bit)
+			return HBLB_HB_DUPLICATE_FIELD;
+		st->seen |= bit;
+		switch (st->field) {
+		case HB_FIELD_V:
+			if (st->val != 1)
+				return HBLB_HB_BAD_VERSION;
+			break;
+		case HB_FIELD_READY:
+			msg->ready = (__u32)st->val;
+			break;
+		case HB_FIELD_BUSY:
+			msg->busy = (__u32)st->val;
+			break;
+		default: /* HB_FIELD_PORT */
+			if (st->val == 0 || st->val > 65535)
+				return HBLB_HB_BAD_VALUE;
+			msg->port = (__u16)st->val;
+			break;
+		}
+	}
+	st->field = HB_IN_KEY;
+	st->key = 0;
+	st->key_len = 0;
+	st->val = 0;
+	st->val_len = 0;
+	return HBLB_HB_OK;
+}
+
+static __always_inline int hb_step(struct hb_state *st, struct hblb_hb_msg *msg, __u8 c)
+{
+	if (c == '&')
+		return hb_end_field(st, msg);
+	if (!hb_is_printable(c))
+		return HBLB_HB_BAD_CHAR;
+	if (st->field == HB_IN_KEY) {
+		if (c == '=') {
+			if (st->key_len == 0)
+				return HBLB_HB_BAD_SYNTAX;
+			st->field = hb_classify(st->key, st->key_len);
+			return HBLB_HB_OK;
+		}
+		st->key = (st->key << 8) | c;
+		st->key_len++;
+		return HBLB_HB_OK;
+	}
+	if (st->field == HB_FIELD_UNKNOWN)
+		return HBLB_HB_OK;
+	if (c < '0' || c > '9')
+		return HBLB_HB_BAD_VALUE;
+	st->val = st->val * 10 + (c - '0');
+	if (st->val > 0xffffffffull)
+		return HBLB_HB_BAD_VALUE;
+	st->val_len++;
+	return HBLB_HB_OK;
+}
+
+/*
+ * Parses the `len`-byte payload at p. Returns HBLB_HB_OK and fills *msg, or
+ * an enum hblb_hb_error. Every byte is read only after `p + i + 1 <= end`:
+ * `end` is the end of readable data (data_end in XDP, which the verifier
+ * needs for the bounds), `len` the payload length by the UDP header.
+ */
+static __always_inline int hblb_hb_parse(const __u8 *p, const __u8 *end, __u32 len,
+					 struct hblb_hb_msg *msg, struct hb_state *st)
+{
+	__u32 i;
+	int err;
+
+	msg->ready = 0;
+	msg->busy = 0;
+	msg->port = 0;
+	msg->pad = 0;
+
+	if (len == 0)
+		return HBLB_HB_EMPTY;
+	if (len > HBLB_HB_MAX_PAYLOAD)
+		return HBLB_HB_TOO_LONG;
+	st->key = 0;
+	st->val = 0;
+	st->key_len = 0;
+	st->val_len = 0;
+	st->field = HB_IN_KEY;
+	st->seen = 0;
+	HB_STATE_BARRIER();
+	for (i = 0; i < HBLB_HB_MAX_PAYLOAD; i++) {
+		if (i >= len || p + i + 1 > end)
+			break;
+		HB_STATE_BARRIER();
+		err = hb_step(st, msg, p[i]);
+		if (err)
+			return err;
+	}
+	HB_STATE_BARRIER();
+	err = hb_end_field(st, msg);
+	if (err)
+		return err;
+	if ((st->seen & HB_SEEN_REQUIRED) != HB_SEEN_REQUIRED)
+		return HBLB_HB_MISSING_FIELD;
+	return HBLB_HB_OK;
+}
+
+#endif /* HBLB_HB_PARSE_H */

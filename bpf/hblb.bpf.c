@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * hblb.bpf.c - the XDP data path: counts Apache mod_heartbeat heartbeats
+ * from known backends into per-backend records, and forwards traffic for
+ * virtual services to a live backend by L2 direct server return.
+ *
+ * Verdicts (each packet counts exactly one verdict reason in hblb_stats):
+ *   XDP_PASS  not IPv4, not for a service, IPv4 options or fragments, more
+ *             than 2 VLAN tags, interface not enabled or frame not addressed
+ *             to its MAC, heartbeats when HBLB_CFG_PASS_HEARTBEATS is set
+ *   XDP_DROP  malformed frames (truncated headers, bad version/ihl,
+ *             lengths that disagree with the frame, TCP doff < 5), heartbeats
+ *             (accepted or not) by default, service with no usable backend
+ *   XDP_TX    service traffic, rewritten to the backend's MAC
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "hblb.h"
+#include "parsing.h"
+#include "hb_parse.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hblb_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_MAX_IFINDEX);
+	__type(key, __u32);
+	__type(value, struct hblb_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HBLB_MAX_SERVICES);
+	__type(key, struct hblb_service_key);
+	__type(value, struct hblb_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HBLB_MAX_REALS);
+	__type(key, __be32);
+	__type(value, struct hblb_real);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_reals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HBLB_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct hblb_hb_record);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_hb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct hblb_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_MAX_SERVICES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hblb_svc_gen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_svc_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	/* the loader sets max_services * 2 * chunks_per_table(table_size) */
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hblb_table_chunk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_FLOW_BUCKETS_DEFAULT);
+	__type(key, __u32);
+	__type(value, struct hblb_flow_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HBLB_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HBLB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct hblb_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HBLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct hblb_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_be_stats SEC(".maps");
+
+/* Heartbeat parser state: see HB_STATE_BARRIER in hb_parse.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hb_state);
+} hblb_hb_scratch SEC(".maps");
+
+static __always_inline void count(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&hblb_stats, &reason);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void count_traffic(void *map, __u32 id, __u64 bytes)
+{
+	struct hblb_traffic *t = bpf_map_lookup_elem(map, &id);
+
+	if (t) {
+		t->packets++;
+		t->bytes += bytes;
+	}
+}
+
+/* Returns the verdict for a datagram to the heartbeat port. */
+static __always_inline int handle_heartbeat(const struct hblb_config *cfg,
+					    struct iphdr *ip, struct udphdr *udp,
+					    void *end)
+{
+	struct hblb_hb_record *rec;
+	struct hblb_hb_msg msg;
+	struct hblb_real *real;
+	struct hb_state *st;
+	__be32 saddr = ip->saddr;
+	__u32 zero = 0;
+	int err;
+
+	real = bpf_map_lookup_elem(&hblb_reals, &saddr);
+	if (!real) {
+		count(HBLB_R_HB_UNKNOWN_SOURCE);
+		goto out;
+	}
+	st = bpf_map_lookup_elem(&hblb_hb_scratch, &zero);
+	if (!st)
+		goto out;
+	/* parse_udp checked that udp->len matches the IP payload */
+	err = hblb_hb_parse((const __u8 *)(udp + 1), end,
+			    bpf_ntohs(udp->len) - sizeof(*udp), &msg, st);
+	if (err) {
+		count(err);
+		goto out;
+	}
+	rec = bpf_map_lookup_elem(&hblb_hb, &real->id);
+	if (!rec) {
+		count(HBLB_R_HB_UNKNOWN_SOURCE);
+		goto out;
+	}
+	rec->count++;
+	rec->last_ns = bpf_ktime_get_ns();
+	rec->ready = msg.ready;
+	rec->busy = msg.busy;
+	rec->port = msg.port;
+	count(HBLB_R_HB_ACCEPTED);
+out:
+	if (cfg->flags & HBLB_CFG_PASS_HEARTBEATS) {
+		count(HBLB_R_PASS_HEARTBEAT);
+		return XDP_PASS;
+	}
+	count(HBLB_R_DROP_HEARTBEAT);
+	return XDP_DROP;
+}
+
+/* clang leaves a 6-byte __builtin_memcmp as a call to memcmp, which BPF
+ * does not have: compare 4 + 2 bytes. */
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
+static __always_inline int flow_matches(const struct hblb_flow *f, __be32 saddr,
+					__be32 daddr, __u32 ports, __u8 proto, __u8 tag)
+{
+	return f->saddr == saddr && f->daddr == daddr &&
+	       *(const __u32 *)&f->sport == ports &&
+	       f->proto == proto && f->tag == tag;
+}
+
+/* Backend id from the service's active table version, or HBLB_BACKEND_NONE. */
+static __always_inline __u32 table_pick(const struct hblb_config *cfg, __u32 svc_id, __u32 hash)
+{
+	struct hblb_table_chunk *chunk;
+	struct hblb_svc_gen *sg;
+	__u32 m = cfg->table_size, slot, key, gen, id = HBLB_BACKEND_NONE;
+	int tries;
+
+	sg = bpf_map_lookup_elem(&hblb_svc_gen, &svc_id);
+	if (!sg || m == 0)
+		return HBLB_BACKEND_NONE;
+	slot = hash % m;
+	/* The controller writes the inactive version, then bumps gen. Its next
+	 * change rewrites the version that was active until that bump, which a
+	 * slow reader may still be reading: if gen moved while we read, the
+	 * entry may come from a half-written version, so read again. */
+	for (tries = 0; tries < 4; tries++) {
+		gen = READ_ONCE(sg->gen);
+		key = (svc_id * 2 + (gen & 1)) * hblb_chunks_per_table(m) + slot / HBLB_TABLE_CHUNK;
+		chunk = bpf_map_lookup_elem(&hblb_tables, &key);
+		if (!chunk)
+			return HBLB_BACKEND_NONE;
+		id = READ_ONCE(chunk->be[slot % HBLB_TABLE_CHUNK]);
+		if (READ_ONCE(sg->gen) == gen)
+			break;
+		count(HBLB_R_TABLE_RETRY);
+	}
+	return id;
+}
+
+static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_config *cfg,
+					  const struct hblb_service *svc, struct ethhdr *eth,
+					  struct iphdr *ip, __u32 ports)
+{
+	__u32 ifindex = ctx->ingress_ifindex, hash, bucket_idx, id, i;
+	struct hblb_flow_bucket *bucket;
+	struct hblb_flow *slot = NULL;
+	struct hblb_backend *be = NULL;
+	struct hblb_iface *iface;
+	__u8 proto = ip->protocol, tag;
+	__u32 reason = HBLB_R_FLOW_NEW;
+
+	iface = bpf_map_lookup_elem(&hblb_ifaces, &ifindex);
+	if (!iface || !iface->enabled ||
+	    !mac_equal(eth->h_dest, iface->mac)) {
+		count(HBLB_R_PASS_NOT_OURS);
+		return XDP_PASS;
+	}
+
+	hash = hblb_flow_hash(ip->saddr, ip->daddr, ((__be16 *)&ports)[0],
+			      ((__be16 *)&ports)[1], proto, cfg->hash_seed);
+	tag = hash >> 24;
+	bucket_idx = hash & cfg->flow_mask;
+	bucket = bpf_map_lookup_elem(&hblb_flows, &bucket_idx);
+	if (bucket) {
+#pragma clang loop unroll_count(HBLB_FLOW_WAYS)
+		for (i = 0; i < HBLB_FLOW_WAYS; i++) {
+			struct hblb_flow *f = &bucket->way[i];
+
+			if (!flow_matches(f, ip->saddr, ip->daddr, ports, proto, tag))
+				continue;
+			slot = f;
+			id = f->backend;
+			be = bpf_map_lookup_elem(&hblb_backends, &id);
+			if (be && be->service_id == svc->id &&
+			    (be->state == HBLB_BE_UP || be->state == HBLB_BE_DRAINING)) {
+				count(HBLB_R_FLOW_HIT);
+				goto forward;
+			}
+			reason = HBLB_R_FLOW_RESTEER;
+			break;
+		}
+	}
+
+	id = table_pick(cfg, svc->id, hash);
+	be = id == HBLB_BACKEND_NONE ? NULL : bpf_map_lookup_elem(&hblb_backends, &id);
+	if (!be) {
+		count(HBLB_R_DROP_NO_BACKEND);
+		return XDP_DROP;
+	}
+	if (bucket) {
+		if (!slot) {
+			/* an empty way, else the one the hash points at */
+#pragma clang loop unroll_count(HBLB_FLOW_WAYS)
+			for (i = 0; i < HBLB_FLOW_WAYS; i++) {
+				if (bucket->way[i].proto == 0) {
+					slot = &bucket->way[i];
+					break;
+				}
+			}
+			if (!slot) {
+				slot = &bucket->way[(hash >> 16) & (HBLB_FLOW_WAYS - 1)];
+				count(HBLB_R_FLOW_EVICT);
+			}
+		}
+		slot->saddr = ip->saddr;
+		slot->daddr = ip->daddr;
+		*(__u32 *)&slot->sport = ports;
+		slot->backend = id;
+		slot->proto = proto;
+		slot->tag = tag;
+	}
+	count(reason);
+
+forward:
+	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
+	{
+		__u64 bytes = ctx->data_end - ctx->data;
+
+		count_traffic(&hblb_svc_stats, svc->id, bytes);
+		count_traffic(&hblb_be_stats, id, bytes);
+	}
+	count(HBLB_R_TX_FORWARDED);
+	return XDP_TX;
+}
+
+SEC("xdp")
+int hblb_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct cursor c = { .pos = data };
+	struct hblb_service_key skey = {};
+	const struct hblb_service *svc;
+	const struct hblb_config *cfg;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	void *l4_end;
+	__u32 zero = 0, ports;
+	__be16 proto;
+	int r;
+
+	cfg = bpf_map_lookup_elem(&hblb_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+
+	r = parse_eth(&c, end, &eth, &proto);
+	if (r)
+		goto out;
+	if (proto != bpf_htons(ETH_P_IP)) {
+		r = HBLB_R_PASS_NOT_IPV4;
+		goto out;
+	}
+	r = parse_ipv4(&c, end, &ip, &l4_end);
+	if (r)
+		goto out;
+
+	if (ip->protocol == IPPROTO_UDP) {
+		r = parse_udp(&c, end, l4_end, &udp);
+		if (r)
+			goto out;
+		if (cfg->hb_port && udp->dest == bpf_htons(cfg->hb_port))
+			return handle_heartbeat(cfg, ip, udp, end);
+		ports = *(__u32 *)&udp->source;
+	} else if (ip->protocol == IPPROTO_TCP) {
+		r = parse_tcp(&c, end, l4_end, &tcp);
+		if (r)
+			goto out;
+		ports = *(__u32 *)&tcp->source;
+	} else {
+		r = HBLB_R_PASS_NOT_SERVICE;
+		goto out;
+	}
+
+	skey.vip = ip->daddr;
+	skey.port = ((__be16 *)&ports)[1];
+	skey.proto = ip->protocol;
+	svc = bpf_map_lookup_elem(&hblb_services, &skey);
+	if (!svc) {
+		r = HBLB_R_PASS_NOT_SERVICE;
+		goto out;
+	}
+	return handle_service(ctx, cfg, svc, eth, ip, ports);
+
+out:
+	count(r);
+	return r < HBLB_R_DROP_FIRST ? XDP_PASS : XDP_DROP;
+}

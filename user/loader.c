@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "log.h"
+
+const char *hblb_pin_dir(const char *flag)
+{
+	const char *env = getenv("HBLB_PIN_DIR");
+
+	if (flag && *flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return HBLB_PIN_DIR_DEFAULT;
+}
+
+bool hblb_is_prime(__u32 n)
+{
+	if (n < 2)
+		return false;
+	for (__u32 d = 2; (__u64)d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+int hblb_map_fd(const struct hblb *h, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(h->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+static void *map_mmap(struct bpf_map *m, size_t *len)
+{
+	size_t sz = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
+	void *p;
+
+	/* array map values are laid out with an 8-byte stride */
+	if (bpf_map__value_size(m) % 8)
+		return NULL;
+	sz = (sz + getpagesize() - 1) & ~((size_t)getpagesize() - 1);
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = sz;
+	return p;
+}
+
+/* Fills in hblb_config on a fresh pin set, or checks that the pinned one
+ * matches the sizes this program was loaded with. */
+static int config_init(struct hblb *h, __u32 table_size, __u32 flow_buckets)
+{
+	int fd = bpf_map__fd(h->skel->maps.hblb_config);
+	struct hblb_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	if (cfg.table_size == 0) {
+		cfg.hb_port = HBLB_HB_PORT_DEFAULT;
+		cfg.flags = 0;
+		cfg.hash_seed = 0;
+		cfg.table_size = table_size;
+		cfg.flow_mask = flow_buckets - 1;
+		if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+			return -errno;
+	} else if (cfg.table_size != table_size || cfg.flow_mask != flow_buckets - 1) {
+		pr_err("pinned maps in %s were made with table size %u and %u flow buckets, not %u and %u: "
+		       "use the same sizes, or remove the pins",
+		       h->pin_dir, cfg.table_size, cfg.flow_mask + 1, table_size, flow_buckets);
+		return -EINVAL;
+	}
+	h->cfg = cfg;
+	return 0;
+}
+
+int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	__u32 table_size = o->table_size ? o->table_size : HBLB_TABLE_SIZE_DEFAULT;
+	__u32 max_services = o->max_services ? o->max_services : HBLB_MAX_SERVICES;
+	__u32 flow_buckets = o->flow_buckets ? o->flow_buckets : HBLB_FLOW_BUCKETS_DEFAULT;
+	struct hblb_bpf *skel;
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	if (!hblb_is_prime(table_size) || table_size > (1u << 24)) {
+		pr_err("table size %u is not a prime below 2^24", table_size);
+		return -EINVAL;
+	}
+	if (flow_buckets & (flow_buckets - 1) || flow_buckets > (1u << 24)) {
+		pr_err("flow buckets %u is not a power of two up to 2^24", flow_buckets);
+		return -EINVAL;
+	}
+	if (max_services == 0 || max_services > 65536) {
+		pr_err("max services %u is out of range 1-65536", max_services);
+		return -EINVAL;
+	}
+	snprintf(h->pin_dir, sizeof(h->pin_dir), "%s", hblb_pin_dir(o->pin_dir));
+	if (!o->no_pin && mkdir(h->pin_dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		pr_err("cannot create pin directory %s: %s (is bpffs mounted on /sys/fs/bpf?)",
+		       h->pin_dir, strerror(-err));
+		return err;
+	}
+	open_opts.pin_root_path = h->pin_dir;
+	skel = hblb_bpf__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	h->skel = skel;
+	if (o->no_pin) {
+		struct bpf_map *m;
+
+		bpf_object__for_each_map(m, skel->obj)
+			bpf_map__set_pin_path(m, NULL);
+	}
+	h->max_services = max_services;
+	h->chunks_per_table = hblb_chunks_per_table(table_size);
+
+	bpf_map__set_max_entries(skel->maps.hblb_services, max_services);
+	bpf_map__set_max_entries(skel->maps.hblb_svc_gen, max_services);
+	bpf_map__set_max_entries(skel->maps.hblb_svc_stats, max_services);
+	bpf_map__set_max_entries(skel->maps.hblb_tables, max_services * 2 * h->chunks_per_table);
+	bpf_map__set_max_entries(skel->maps.hblb_flows, flow_buckets);
+	if (o->log_level) {
+		bpf_program__set_log_level(skel->progs.hblb_xdp, o->log_level);
+		bpf_program__set_log_buf(skel->progs.hblb_xdp, o->log_buf, o->log_size);
+	}
+
+	err = hblb_bpf__load(skel);
+	if (err) {
+		pr_err("cannot load the XDP program with maps in %s: %s (run with -v for libbpf's messages)",
+		       h->pin_dir, strerror(-err));
+		goto fail;
+	}
+	err = config_init(h, table_size, flow_buckets);
+	if (err)
+		goto fail;
+	h->svc_gen = map_mmap(skel->maps.hblb_svc_gen, &h->svc_gen_len);
+	h->tables = map_mmap(skel->maps.hblb_tables, &h->tables_len);
+	if (!h->svc_gen || !h->tables) {
+		err = -errno ? -errno : -EINVAL;
+		pr_err("cannot mmap the steering tables: %s", strerror(-err));
+		goto fail;
+	}
+	return 0;
+fail:
+	hblb_close(h);
+	return err;
+}
+
+void hblb_close(struct hblb *h)
+{
+	if (h->svc_gen)
+		munmap(h->svc_gen, h->svc_gen_len);
+	if (h->tables)
+		munmap(h->tables, h->tables_len);
+	hblb_bpf__destroy(h->skel);
+	h->skel = NULL;
+	h->svc_gen = NULL;
+	h->tables = NULL;
+}
+
+/* Removes every pin this program made and the pin directory if empty. */
+int hblb_unpin(struct hblb *h)
+{
+	struct bpf_map *m;
+	int err = 0;
+
+	bpf_object__for_each_map(m, h->skel->obj) {
+		if (bpf_map__is_pinned(m) && bpf_map__unpin(m, NULL))
+			err = -errno;
+	}
+	rmdir(h->pin_dir);
+	return err;
+}
+
+int hblb_table_install(struct hblb *h, __u32 svc_id, const __u16 *entries)
+{
+	__u32 m = h->cfg.table_size, gen, next;
+	struct hblb_table_chunk *dst;
+	size_t off;
+
+	if (svc_id >= h->max_services)
+		return -ERANGE;
+	gen = __atomic_load_n(&h->svc_gen[svc_id].gen, __ATOMIC_ACQUIRE);
+	next = (gen + 1) & 1;
+	off = ((size_t)svc_id * 2 + next) * h->chunks_per_table;
+	dst = h->tables + off;
+	memcpy(dst, entries, (size_t)m * sizeof(*entries));
+	/* the tail of the last chunk is never indexed; keep it defined */
+	memset((__u16 *)dst + m, 0xff, ((size_t)h->chunks_per_table * HBLB_TABLE_CHUNK - m) * sizeof(__u16));
+	/* the entries must be visible before the version that names them */
+	__atomic_store_n(&h->svc_gen[svc_id].gen, gen + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+__u16 hblb_table_entry(const struct hblb *h, __u32 svc_id, __u32 slot)
+{
+	__u32 gen = __atomic_load_n(&h->svc_gen[svc_id].gen, __ATOMIC_ACQUIRE);
+	size_t off = ((size_t)svc_id * 2 + (gen & 1)) * h->chunks_per_table;
+
+	return ((const __u16 *)(h->tables + off))[slot];
+}
