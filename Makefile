@@ -16,8 +16,11 @@ LIB_SRCS := user/log.c user/loader.c
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/%.o)
 HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 
+# skeletons and BPF objects are products, not disposable intermediates
+.SECONDARY:
+
 .PHONY: all deps test bench bench-datapath verifier-stats clean demo
-all: $(BUILD)/hblb
+all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath
 
 $(BUILD):
 	mkdir -p $@
@@ -34,7 +37,12 @@ $(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 $(BUILD)/hblb: $(BUILD)/hblb.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) tests/testing.h | $(BUILD)
+TEST_HDRS := tests/testing.h tests/packets.h
+
+$(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
 $(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)

@@ -151,48 +151,102 @@ static __always_inline int hb_step(struct hb_state *st, struct hblb_hb_msg *msg,
 }
 
 /*
- * Parses the `len`-byte payload at p. Returns HBLB_HB_OK and fills *msg, or
- * an enum hblb_hb_error. Every byte is read only after `p + i + 1 <= end`:
- * `end` is the end of readable data (data_end in XDP, which the verifier
- * needs for the bounds), `len` the payload length by the UDP header.
+ * The payload is parsed from a buffer (in BPF a per-CPU map value the packet
+ * was copied into) in chunks of HB_CHUNK bytes: the BPF side drives the
+ * chunks with bpf_loop so the verifier checks one chunk once, where an
+ * inline loop over 1000 bytes leaves more pending branches than it allows
+ * ("sequence of 8193 jumps is too complex"). The host drives them in a loop.
  */
-static __always_inline int hblb_hb_parse(const __u8 *p, const __u8 *end, __u32 len,
-					 struct hblb_hb_msg *msg, struct hb_state *st)
+#define HB_CHUNK   64
+#define HB_BUF_LEN 1024         /* power of two >= HBLB_HB_MAX_PAYLOAD */
+
+struct hb_scratch {
+	struct hb_state st;
+	struct hblb_hb_msg msg;
+	__u32 len;
+	__s32 err;
+	__u8 buf[HB_BUF_LEN];
+};
+
+/* Validates the length and resets the state; the caller then fills buf. */
+static __always_inline int hb_begin(struct hb_scratch *sc, __u32 len)
 {
-	__u32 i;
-	int err;
-
-	msg->ready = 0;
-	msg->busy = 0;
-	msg->port = 0;
-	msg->pad = 0;
-
 	if (len == 0)
 		return HBLB_HB_EMPTY;
 	if (len > HBLB_HB_MAX_PAYLOAD)
 		return HBLB_HB_TOO_LONG;
-	st->key = 0;
-	st->val = 0;
-	st->key_len = 0;
-	st->val_len = 0;
-	st->field = HB_IN_KEY;
-	st->seen = 0;
-	HB_STATE_BARRIER();
-	for (i = 0; i < HBLB_HB_MAX_PAYLOAD; i++) {
-		if (i >= len || p + i + 1 > end)
-			break;
+	sc->st.key = 0;
+	sc->st.val = 0;
+	sc->st.key_len = 0;
+	sc->st.val_len = 0;
+	sc->st.field = HB_IN_KEY;
+	sc->st.seen = 0;
+	sc->msg.ready = 0;
+	sc->msg.busy = 0;
+	sc->msg.port = 0;
+	sc->msg.pad = 0;
+	sc->len = len;
+	sc->err = HBLB_HB_OK;
+	return HBLB_HB_OK;
+}
+
+/* Parses chunk `idx` of buf; returns non-zero to stop (error in sc->err,
+ * or the end of the payload). */
+static __always_inline int hb_parse_chunk(struct hb_scratch *sc, __u32 idx)
+{
+	__u32 base = idx * HB_CHUNK, i, j;
+	int err;
+
+	for (j = 0; j < HB_CHUNK; j++) {
+		i = base + j;
+		if (i >= sc->len)
+			return 1;
 		HB_STATE_BARRIER();
-		err = hb_step(st, msg, p[i]);
-		if (err)
-			return err;
+		err = hb_step(&sc->st, &sc->msg, sc->buf[i & (HB_BUF_LEN - 1)]);
+		if (err) {
+			sc->err = err;
+			return 1;
+		}
 	}
+	return 0;
+}
+
+/* After the last chunk: closes the last field, checks the required ones. */
+static __always_inline int hb_finish(struct hb_scratch *sc)
+{
+	int err;
+
+	if (sc->err)
+		return sc->err;
 	HB_STATE_BARRIER();
-	err = hb_end_field(st, msg);
+	err = hb_end_field(&sc->st, &sc->msg);
 	if (err)
 		return err;
-	if ((st->seen & HB_SEEN_REQUIRED) != HB_SEEN_REQUIRED)
+	if ((sc->st.seen & HB_SEEN_REQUIRED) != HB_SEEN_REQUIRED)
 		return HBLB_HB_MISSING_FIELD;
 	return HBLB_HB_OK;
 }
+
+#ifndef __bpf__
+/* Host entry point: parses the len bytes at p into *msg. Reads nothing
+ * beyond p + len. Returns HBLB_HB_OK or an enum hblb_hb_error. */
+static inline int hblb_hb_parse(const __u8 *p, __u32 len, struct hblb_hb_msg *msg)
+{
+	struct hb_scratch sc;
+	int err = hb_begin(&sc, len);
+
+	if (err)
+		return err;
+	for (__u32 i = 0; i < len; i++)
+		sc.buf[i] = p[i];
+	for (__u32 idx = 0; idx * HB_CHUNK < len; idx++)
+		if (hb_parse_chunk(&sc, idx))
+			break;
+	err = hb_finish(&sc);
+	if (err == HBLB_HB_OK)
+		*msg = sc.msg;
+	return err;
+}
+#endif
 
 #endif /* HBLB_HB_PARSE_H */

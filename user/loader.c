@@ -129,6 +129,7 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 	h->max_services = max_services;
 	h->chunks_per_table = hblb_chunks_per_table(table_size);
 
+	bpf_program__set_autoload(skel->progs.hblb_bench_vary, o->bench);
 	bpf_map__set_max_entries(skel->maps.hblb_services, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_svc_gen, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_svc_stats, max_services);

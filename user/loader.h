@@ -12,6 +12,7 @@
 struct hblb_load_opts {
 	const char *pin_dir;        /* NULL: HBLB_PIN_DIR or the default */
 	bool no_pin;                /* private maps, nothing pinned (tests, stats) */
+	bool bench;                 /* also load the benchmark entry points */
 	__u32 table_size;           /* 0: HBLB_TABLE_SIZE_DEFAULT; prime */
 	__u32 max_services;         /* 0: HBLB_MAX_SERVICES */
 	__u32 flow_buckets;         /* 0: HBLB_FLOW_BUCKETS_DEFAULT; power of two */
