@@ -58,10 +58,13 @@ $(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
 deps:
 	scripts/deps.sh
 
-test: all
-	scripts/run-tests.sh
+# deps first (a fresh machine has no clang), then build, then every suite
+test: deps
+	$(MAKE) all
+	BUILD=$(BUILD) scripts/run-tests.sh
 
-bench-datapath: all
+bench-datapath: deps
+	$(MAKE) all
 	$(BUILD)/bench_datapath --out $(BUILD)/bench
 
 bench: bench-datapath
