@@ -227,6 +227,64 @@ static __always_inline int hb_finish(struct hb_scratch *sc)
 	return HBLB_HB_OK;
 }
 
+/*
+ * Fast path for the form Apache always sends, "v=1&ready=N&busy=M" (from
+ * "v=%u&ready=%u&busy=%u"): a fixed prefix and two runs of digits, read in
+ * place with nothing in memory. Returns HBLB_HB_OK with *msg filled, or -1
+ * when the payload is not in that exact form, in which case the general
+ * parser decides (the host tests check the two never disagree).
+ */
+#define HB_CANON_PREFIX     "v=1&ready="
+#define HB_CANON_PREFIX_LEN 10
+#define HB_CANON_MIN_LEN    18          /* v=1&ready=0&busy=0 */
+#define HB_DIGITS_MAX       10          /* 4294967295 */
+
+static __always_inline int hb_parse_canonical(const __u8 *p, const __u8 *end, __u32 len,
+					      struct hblb_hb_msg *msg)
+{
+	const char prefix[] = HB_CANON_PREFIX;
+	__u64 ready = 0, busy = 0;
+	__u32 i, k;
+
+	if (len < HB_CANON_MIN_LEN || len > HBLB_HB_MAX_PAYLOAD || p + HB_CANON_PREFIX_LEN > end)
+		return -1;
+#pragma clang loop unroll_count(HB_CANON_PREFIX_LEN)
+	for (i = 0; i < HB_CANON_PREFIX_LEN; i++)
+		if (p[i] != (__u8)prefix[i])
+			return -1;
+	for (k = 0; k <= HB_DIGITS_MAX; k++) {
+		i = HB_CANON_PREFIX_LEN + k;
+		if (i >= len || p + i + 1 > end)
+			return -1;
+		if (p[i] == '&')
+			break;
+		if ((__u8)(p[i] - '0') > 9 || k == HB_DIGITS_MAX)
+			return -1;
+		ready = ready * 10 + (p[i] - '0');
+	}
+	/* k digits of ready, then "&busy=" */
+	i = HB_CANON_PREFIX_LEN + k;
+	if (k == 0 || ready > 0xffffffffull || p + i + 6 > end || i + 6 >= len ||
+	    p[i + 1] != 'b' || p[i + 2] != 'u' || p[i + 3] != 's' || p[i + 4] != 'y' ||
+	    p[i + 5] != '=')
+		return -1;
+	i += 6;
+	for (k = 0; k <= HB_DIGITS_MAX; k++) {
+		if (i + k >= len)
+			break;
+		if (p + i + k + 1 > end || (__u8)(p[i + k] - '0') > 9 || k == HB_DIGITS_MAX)
+			return -1;
+		busy = busy * 10 + (p[i + k] - '0');
+	}
+	if (k == 0 || busy > 0xffffffffull)
+		return -1;
+	msg->ready = (__u32)ready;
+	msg->busy = (__u32)busy;
+	msg->port = 0;
+	msg->pad = 0;
+	return HBLB_HB_OK;
+}
+
 #ifndef __bpf__
 /* Host entry point: parses the len bytes at p into *msg. Reads nothing
  * beyond p + len. Returns HBLB_HB_OK or an enum hblb_hb_error. */

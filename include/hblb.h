@@ -8,8 +8,8 @@
  * Writers (one per map):
  *   XDP program  : hblb_hb, hblb_flows, hblb_stats, hblb_svc_stats,
  *                  hblb_be_stats
- *   controller   : hblb_config, hblb_ifaces, hblb_services, hblb_reals,
- *                  hblb_backends, hblb_svc_gen, hblb_tables
+ *   controller   : hblb_config, hblb_ifaces, hblb_vip_bits, hblb_services,
+ *                  hblb_reals, hblb_backends, hblb_svc_gen, hblb_tables
  */
 #ifndef HBLB_H
 #define HBLB_H
@@ -19,6 +19,7 @@
 /* ---- Map names (pinned as <pin-dir>/<name>) --------------------------- */
 #define HBLB_MAP_CONFIG     "hblb_config"
 #define HBLB_MAP_IFACES     "hblb_ifaces"
+#define HBLB_MAP_VIP_BITS   "hblb_vip_bits"
 #define HBLB_MAP_SERVICES   "hblb_services"
 #define HBLB_MAP_REALS      "hblb_reals"
 #define HBLB_MAP_HB         "hblb_hb"
@@ -50,7 +51,9 @@
 #define HBLB_TABLE_SIZE_DEFAULT 65537   /* Maglev M: prime */
 #define HBLB_TABLE_CHUNK       16       /* table entries per map element (one cache line) */
 #define HBLB_FLOW_WAYS         4        /* entries per flow bucket (one cache line) */
-#define HBLB_FLOW_BUCKETS_DEFAULT (1u << 18) /* x4 ways = 1,048,576 flows; power of two */
+/* x4 ways = 2,097,152 entries (32 MiB): room for a million flows with
+ * little eviction (at one entry per flow, 4-way buckets overflow ~18%) */
+#define HBLB_FLOW_BUCKETS_DEFAULT (1u << 19)
 
 #define HBLB_HB_PORT_DEFAULT   27999
 #define HBLB_HB_MAX_PAYLOAD    1000     /* Apache mod_heartmonitor's MAX_MSG_LEN */
@@ -77,6 +80,18 @@ struct hblb_iface {
 	__u8  enabled;          /* 0: frames on this ifindex are passed untouched */
 	__u8  pad;
 };
+
+/* ---- VIP filter (hblb_vip_bits, mmapable ARRAY of __u64 words) ---------
+ * One bit per hash of a service's VIP. A packet whose destination's bit is
+ * clear is no service's, so ordinary traffic passes without touching the
+ * flow table or the service hash map. A stale set bit only costs a lookup;
+ * the controller sets a VIP's bit before adding its first service. */
+#define HBLB_VIP_BITS 4096
+
+static inline __u32 hblb_vip_bit(__be32 vip)
+{
+	return ((__u32)vip * 0x9e3779b1u) >> 20;     /* top 12 bits */
+}
 
 /* ---- Services (hblb_services, HASH) ------------------------------------ */
 struct hblb_service_key {
@@ -121,8 +136,12 @@ struct hblb_backend {
 	__u8   mac[6];
 	__u8   state;           /* enum hblb_backend_state */
 	__u8   pad;
-	__u32  service_id;      /* a flow pinned here is valid only for this service */
+	__u32  service_id;
 	__u32  real_id;
+	/* The service this backend serves: a pinned flow is valid only while
+	 * its packets are addressed to it, so a flow-table hit needs no
+	 * service lookup. */
+	struct hblb_service_key service;
 };
 
 /* ---- Steering tables ------------------------------------------------------

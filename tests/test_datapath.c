@@ -144,10 +144,17 @@ static void backend_mac(__u32 id, __u8 *mac)
 	mac[5] = id;
 }
 
+static const struct hblb_service_key svc_keys[] = {
+	[SVC_TCP] = { .vip = __builtin_bswap32(VIP), .port = __builtin_bswap16(80), .proto = IPPROTO_TCP },
+	[SVC_UDP] = { .vip = __builtin_bswap32(VIP), .port = __builtin_bswap16(53), .proto = IPPROTO_UDP },
+	[SVC_EMPTY] = { .vip = __builtin_bswap32(VIP), .port = __builtin_bswap16(8080), .proto = IPPROTO_TCP },
+};
+
 static void set_backend(__u32 id, __u32 svc, __u32 real, __u32 addr, __u8 state)
 {
 	struct hblb_backend be = {
 		.addr = htonl(addr), .state = state, .service_id = svc, .real_id = real,
+		.service = svc_keys[svc],
 	};
 
 	backend_mac(id, be.mac);
@@ -178,6 +185,7 @@ static void add_service(__u32 vip, __u16 port, __u8 proto, __u32 id)
 	struct hblb_service_key k = { .vip = htonl(vip), .port = htons(port), .proto = proto };
 	struct hblb_service v = { .id = id };
 
+	hblb_vip_mark(&h, k.vip);
 	bpf_map_update_elem(fd_of(h.skel->maps.hblb_services), &k, &v, BPF_ANY);
 }
 

@@ -142,8 +142,8 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 
 	err = hblb_bpf__load(skel);
 	if (err) {
-		pr_err("cannot load the XDP program with maps in %s: %s (run with -v for libbpf's messages)",
-		       h->pin_dir, strerror(-err));
+		pr_err("cannot load the XDP program%s%s: %s (run with -v for libbpf's messages)",
+		       o->no_pin ? "" : " with maps in ", o->no_pin ? "" : h->pin_dir, strerror(-err));
 		goto fail;
 	}
 	err = config_init(h, table_size, flow_buckets);
@@ -151,7 +151,8 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 		goto fail;
 	h->svc_gen = map_mmap(skel->maps.hblb_svc_gen, &h->svc_gen_len);
 	h->tables = map_mmap(skel->maps.hblb_tables, &h->tables_len);
-	if (!h->svc_gen || !h->tables) {
+	h->vip_bits = map_mmap(skel->maps.hblb_vip_bits, &h->vip_bits_len);
+	if (!h->svc_gen || !h->tables || !h->vip_bits) {
 		err = -errno ? -errno : -EINVAL;
 		pr_err("cannot mmap the steering tables: %s", strerror(-err));
 		goto fail;
@@ -168,10 +169,20 @@ void hblb_close(struct hblb *h)
 		munmap(h->svc_gen, h->svc_gen_len);
 	if (h->tables)
 		munmap(h->tables, h->tables_len);
+	if (h->vip_bits)
+		munmap(h->vip_bits, h->vip_bits_len);
 	hblb_bpf__destroy(h->skel);
 	h->skel = NULL;
 	h->svc_gen = NULL;
 	h->tables = NULL;
+	h->vip_bits = NULL;
+}
+
+void hblb_vip_mark(struct hblb *h, __be32 vip)
+{
+	__u32 bit = hblb_vip_bit(vip);
+
+	__atomic_fetch_or(&h->vip_bits[bit / 64], 1ull << (bit % 64), __ATOMIC_RELEASE);
 }
 
 /* Removes every pin this program made and the pin directory if empty. */

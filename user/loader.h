@@ -28,7 +28,8 @@ struct hblb {
 	__u32 chunks_per_table;
 	struct hblb_svc_gen *svc_gen;       /* mmap of hblb_svc_gen */
 	struct hblb_table_chunk *tables;    /* mmap of hblb_tables */
-	size_t svc_gen_len, tables_len;
+	__u64 *vip_bits;                    /* mmap of hblb_vip_bits */
+	size_t svc_gen_len, tables_len, vip_bits_len;
 	char pin_dir[256];
 };
 
@@ -41,6 +42,10 @@ int hblb_unpin(struct hblb *h);
 /* Installs a complete table (table_size backend ids) for a service as its
  * new version: writes the inactive copy, then flips the generation. */
 int hblb_table_install(struct hblb *h, __u32 svc_id, const __u16 *entries);
+/* Marks a VIP in the data path's filter; call before adding its first
+ * service (a bit set for a VIP that has none left only costs a lookup). */
+void hblb_vip_mark(struct hblb *h, __be32 vip);
+
 /* The active table's entry for a slot, as the data path would read it. */
 __u16 hblb_table_entry(const struct hblb *h, __u32 svc_id, __u32 slot);
 
