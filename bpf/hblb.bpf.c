@@ -22,6 +22,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 
 struct {
@@ -246,12 +247,38 @@ static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
 }
 
-static __always_inline int flow_matches(const struct hblb_flow *f, __be32 saddr,
-					__be32 daddr, __u32 ports, __u8 proto, __u8 tag)
+/* A flow entry as the two 8-byte words it is read and written as. */
+union flow_words {
+	struct hblb_flow f;
+	__u64 w[2];
+};
+
+/* Everything in the second word but the backend id must match. */
+static __always_inline __u64 flow_key_mask(void)
 {
-	return f->saddr == saddr && f->daddr == daddr &&
-	       *(const __u32 *)&f->sport == ports &&
-	       f->proto == proto && f->tag == tag;
+	union flow_words m = { .w = { 0, ~0ull } };
+
+	m.f.backend = 0;
+	return m.w[1];
+}
+
+static __always_inline int flow_matches(const struct hblb_flow *f, const union flow_words *key)
+{
+	const __u64 *w = (const __u64 *)f;
+
+	return w[0] == key->w[0] && (w[1] & flow_key_mask()) == key->w[1];
+}
+
+/* Two 8-byte stores: a reader on another CPU sees each word whole, and a
+ * mix of two flows' words fails the tag check in the second word. */
+static __always_inline void flow_store(struct hblb_flow *slot, const union flow_words *key,
+				       __u16 backend)
+{
+	union flow_words v = *key;
+
+	v.f.backend = backend;
+	WRITE_ONCE(((__u64 *)slot)[0], v.w[0]);
+	WRITE_ONCE(((__u64 *)slot)[1], v.w[1]);
 }
 
 /* Backend id from the service's active table version, or HBLB_BACKEND_NONE. */
@@ -318,7 +345,8 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 	struct hblb_backend *be;
 	struct hblb_iface *iface;
 	__u32 reason = HBLB_R_FLOW_NEW;
-	__u8 proto = ip->protocol, tag;
+	__u8 proto = ip->protocol;
+	union flow_words key;
 
 	if (!vip_maybe_service(ip->daddr)) {
 		count(HBLB_R_PASS_NOT_SERVICE);
@@ -332,7 +360,12 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 
 	hash = hblb_flow_hash(ip->saddr, ip->daddr, ((__be16 *)&ports)[0],
 			      ((__be16 *)&ports)[1], proto, cfg->hash_seed);
-	tag = hash >> 24;
+	key.f.saddr = ip->saddr;
+	key.f.daddr = ip->daddr;
+	*(__u32 *)&key.f.sport = ports;
+	key.f.backend = 0;
+	key.f.proto = proto;
+	key.f.tag = hash >> 24;
 	bucket_idx = hash & cfg->flow_mask;
 	bucket = bpf_map_lookup_elem(&hblb_flows, &bucket_idx);
 	if (bucket) {
@@ -340,7 +373,7 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 		for (i = 0; i < HBLB_FLOW_WAYS; i++) {
 			struct hblb_flow *f = &bucket->way[i];
 
-			if (!flow_matches(f, ip->saddr, ip->daddr, ports, proto, tag))
+			if (!flow_matches(f, &key))
 				continue;
 			slot = f;
 			id = f->backend;
@@ -382,12 +415,7 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 				count(HBLB_R_FLOW_EVICT);
 			}
 		}
-		slot->saddr = ip->saddr;
-		slot->daddr = ip->daddr;
-		*(__u32 *)&slot->sport = ports;
-		slot->backend = id;
-		slot->proto = proto;
-		slot->tag = tag;
+		flow_store(slot, &key, id);
 	}
 	count(reason);
 
