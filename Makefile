@@ -48,7 +48,10 @@ $(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 $(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# host build of the heartbeat parser: no BPF, no root
+# host build of the heartbeat parser: no BPF, no root, no skeletons
+$(BUILD)/test_hb_parse.o: tests/test_hb_parse.c include/hblb.h bpf/hb_parse.h $(TEST_HDRS) | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
 $(BUILD)/test_hb_parse: $(BUILD)/test_hb_parse.o
 	$(CC) $(CFLAGS) $^ -o $@
 

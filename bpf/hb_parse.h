@@ -56,7 +56,7 @@ struct hblb_hb_msg {
 #endif
 
 struct hb_state {
-	__u64 key;              /* first 8 key bytes */
+	__u64 key;              /* last 8 key bytes; with key_len, enough to classify */
 	__u64 val;              /* value so far */
 	__u32 key_len;
 	__u32 val_len;
@@ -248,7 +248,9 @@ static __always_inline int hb_parse_canonical(const __u8 *p, const __u8 *end, __
 
 	if (len < HB_CANON_MIN_LEN || len > HBLB_HB_MAX_PAYLOAD || p + HB_CANON_PREFIX_LEN > end)
 		return -1;
+#ifdef __clang__
 #pragma clang loop unroll_count(HB_CANON_PREFIX_LEN)
+#endif
 	for (i = 0; i < HB_CANON_PREFIX_LEN; i++)
 		if (p[i] != (__u8)prefix[i])
 			return -1;

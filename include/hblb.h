@@ -72,6 +72,8 @@ struct hblb_config {
 	__u32 hash_seed;        /* flow hash seed; equal on all nodes that must agree */
 	__u32 table_size;       /* Maglev M, set at load; prime */
 	__u32 flow_mask;        /* flow buckets - 1; set at load */
+	__u32 max_services;     /* set at load */
+	__u32 pad;
 };
 
 /* ---- Interfaces (hblb_ifaces, ARRAY indexed by ifindex) --------------- */

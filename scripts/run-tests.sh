@@ -23,8 +23,8 @@ run_suite() {
 		failed=$((failed + 1))
 		return
 	fi
-	p=$(sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/' <<<"$line")
-	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+	f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if ((rc != 0 && f == 0)); then

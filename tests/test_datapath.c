@@ -1024,6 +1024,69 @@ static void test_flow_eviction(void)
 	test_end();
 }
 
+/* Maps pin under their shared names, a second load reuses them (state
+ * survives a reload), and bpftool shows them with BTF field names. */
+static void test_pins(void)
+{
+	static const char *const names[] = {
+		HBLB_MAP_CONFIG, HBLB_MAP_IFACES, HBLB_MAP_VIP_BITS, HBLB_MAP_SERVICES,
+		HBLB_MAP_REALS, HBLB_MAP_HB, HBLB_MAP_BACKENDS, HBLB_MAP_SVC_GEN,
+		HBLB_MAP_TABLES, HBLB_MAP_FLOWS, HBLB_MAP_STATS, HBLB_MAP_SVC_STATS,
+		HBLB_MAP_BE_STATS,
+	};
+	struct hblb_service_key k = { .vip = htonl(VIP), .port = htons(443), .proto = IPPROTO_TCP };
+	struct hblb_service v = { .id = 5 }, got = { 0 };
+	struct hblb_load_opts o = { .table_size = TABLE_SIZE, .max_services = 8, .flow_buckets = FLOW_BUCKETS };
+	char dir[128], path[256], cmd[512], line[512];
+	struct hblb a, b;
+	int found_field = 0;
+	FILE *p;
+
+	test_begin("maps pinned by name, reused on reload, readable with bpftool");
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/hblb-test-%d", getpid());
+	o.pin_dir = dir;
+	if (!CHECK_EQ(hblb_open(&a, &o), 0)) {
+		test_end();
+		return;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		CHECK(access(path, F_OK) == 0, "%s not pinned", path);
+	}
+	bpf_map_update_elem(bpf_map__fd(a.skel->maps.hblb_services), &k, &v, BPF_ANY);
+	hblb_close(&a);
+	if (CHECK_EQ(hblb_open(&b, &o), 0)) {
+		CHECK_EQ(bpf_map_lookup_elem(bpf_map__fd(b.skel->maps.hblb_services), &k, &got), 0);
+		CHECK_EQ(got.id, 5);
+		snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/%s 2>&1", dir, HBLB_MAP_SERVICES);
+		p = popen(cmd, "r");
+		while (p && fgets(line, sizeof(line), p))
+			found_field |= strstr(line, "\"vip\"") != NULL;
+		if (p)
+			pclose(p);
+		CHECK(found_field, "bpftool shows no BTF field names for %s", HBLB_MAP_SERVICES);
+		/* a different table size must be refused, not silently mixed */
+		{
+			struct hblb_load_opts bad = o;
+			struct hblb c;
+
+			bad.table_size = 257;
+			fprintf(stderr, "# the next error is expected:\n");
+			CHECK(hblb_open(&c, &bad) != 0, "reload with another table size accepted");
+		}
+		CHECK_EQ(hblb_unpin(&b), 0);
+		hblb_close(&b);
+	}
+	/* whatever happened above, leave nothing on bpffs */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	CHECK(access(dir, F_OK) != 0, "%s left behind", dir);
+	test_end();
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -1049,6 +1112,7 @@ int main(int argc, char **argv)
 	test_heartbeat_counts_exact();
 	test_flows();
 	test_flow_eviction();
+	test_pins();
 
 	hblb_close(&h);
 	return test_summary("datapath");

@@ -55,9 +55,42 @@ static void *map_mmap(struct bpf_map *m, size_t *len)
 	return p;
 }
 
-/* Fills in hblb_config on a fresh pin set, or checks that the pinned one
- * matches the sizes this program was loaded with. */
-static int config_init(struct hblb *h, __u32 table_size, __u32 flow_buckets)
+static int sizes_match(const struct hblb *h, const struct hblb_config *cfg, __u32 table_size,
+		       __u32 flow_buckets, __u32 max_services)
+{
+	if (cfg->table_size == table_size && cfg->flow_mask == flow_buckets - 1 &&
+	    cfg->max_services == max_services)
+		return 0;
+	pr_err("pinned maps in %s were made with table size %u, %u flow buckets and %u services, "
+	       "not %u, %u and %u: load with the same sizes, or remove the pins",
+	       h->pin_dir, cfg->table_size, cfg->flow_mask + 1, cfg->max_services,
+	       table_size, flow_buckets, max_services);
+	return -EINVAL;
+}
+
+/* Pinned maps are reused only if their sizes match; say which differ
+ * before libbpf refuses with a bare EINVAL. */
+static int check_pinned_sizes(const struct hblb *h, __u32 table_size, __u32 flow_buckets,
+			      __u32 max_services)
+{
+	struct hblb_config cfg;
+	char path[512];
+	__u32 zero = 0;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", h->pin_dir, HBLB_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
+	close(fd);
+	if (err || cfg.table_size == 0)
+		return err;
+	return sizes_match(h, &cfg, table_size, flow_buckets, max_services);
+}
+
+/* Fills in hblb_config on a fresh pin set, or checks the pinned one. */
+static int config_init(struct hblb *h, __u32 table_size, __u32 flow_buckets, __u32 max_services)
 {
 	int fd = bpf_map__fd(h->skel->maps.hblb_config);
 	struct hblb_config cfg;
@@ -71,12 +104,11 @@ static int config_init(struct hblb *h, __u32 table_size, __u32 flow_buckets)
 		cfg.hash_seed = 0;
 		cfg.table_size = table_size;
 		cfg.flow_mask = flow_buckets - 1;
+		cfg.max_services = max_services;
+		cfg.pad = 0;
 		if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 			return -errno;
-	} else if (cfg.table_size != table_size || cfg.flow_mask != flow_buckets - 1) {
-		pr_err("pinned maps in %s were made with table size %u and %u flow buckets, not %u and %u: "
-		       "use the same sizes, or remove the pins",
-		       h->pin_dir, cfg.table_size, cfg.flow_mask + 1, table_size, flow_buckets);
+	} else if (sizes_match(h, &cfg, table_size, flow_buckets, max_services)) {
 		return -EINVAL;
 	}
 	h->cfg = cfg;
@@ -112,6 +144,11 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 		       h->pin_dir, strerror(-err));
 		return err;
 	}
+	if (!o->no_pin) {
+		err = check_pinned_sizes(h, table_size, flow_buckets, max_services);
+		if (err)
+			return err;
+	}
 	open_opts.pin_root_path = h->pin_dir;
 	skel = hblb_bpf__open_opts(&open_opts);
 	if (!skel) {
@@ -146,7 +183,7 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 		       o->no_pin ? "" : " with maps in ", o->no_pin ? "" : h->pin_dir, strerror(-err));
 		goto fail;
 	}
-	err = config_init(h, table_size, flow_buckets);
+	err = config_init(h, table_size, flow_buckets, max_services);
 	if (err)
 		goto fail;
 	h->svc_gen = map_mmap(skel->maps.hblb_svc_gen, &h->svc_gen_len);
