@@ -19,8 +19,9 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 # skeletons and BPF objects are products, not disposable intermediates
 .SECONDARY:
 
-.PHONY: all deps test bench bench-datapath verifier-stats clean demo
-all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath
+.PHONY: all deps test bench bench-datapath bench-maglev verifier-stats clean demo
+all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
+     $(BUILD)/test_maglev $(BUILD)/bench_maglev
 
 $(BUILD):
 	mkdir -p $@
@@ -55,6 +56,22 @@ $(BUILD)/test_hb_parse.o: tests/test_hb_parse.c include/hblb.h bpf/hb_parse.h $(
 $(BUILD)/test_hb_parse: $(BUILD)/test_hb_parse.o
 	$(CC) $(CFLAGS) $^ -o $@
 
+# Maglev table builder: pure user space, no BPF, no root, no skeletons
+$(BUILD)/maglev.o: user/maglev.c user/maglev.h include/hblb.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test_maglev.o: tests/test_maglev.c user/maglev.h include/hblb.h tests/testing.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/bench_maglev.o: tests/bench_maglev.c user/maglev.h include/hblb.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/test_maglev: $(BUILD)/test_maglev.o $(BUILD)/maglev.o
+	$(CC) $(CFLAGS) $^ -o $@
+
+$(BUILD)/bench_maglev: $(BUILD)/bench_maglev.o $(BUILD)/maglev.o
+	$(CC) $(CFLAGS) $^ -o $@
+
 $(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
@@ -70,7 +87,12 @@ bench-datapath: deps
 	$(MAKE) all
 	$(BUILD)/bench_datapath --out $(BUILD)/bench
 
-bench: bench-datapath
+bench-maglev: deps
+	$(MAKE) $(BUILD)/bench_maglev
+	mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_maglev --json $(BUILD)/bench/maglev.json
+
+bench: bench-datapath bench-maglev
 
 verifier-stats: all
 	$(BUILD)/hblb verifier-stats

@@ -43,6 +43,7 @@ verifier_budget() {
 }
 
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
+run_suite maglev "$BUILD/test_maglev"
 run_suite verifier verifier_budget
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"

@@ -2,12 +2,15 @@
 /*
  * Weighted Maglev table builder; see maglev.h for the contract.
  *
- * Cost: one turn per slot, plus the probes that skip slots already taken
- * (about m * ln m in all, most of them near the end). The permutation is
- * walked incrementally (add skip, subtract m on wrap), so the inner loop
- * has no division. Turns are scheduled with a calendar of rounds: a
- * backend is linked into the round of its next turn, so a round costs only
- * the turns taken in it, however uneven the weights.
+ * Cost: one turn per slot plus the probes that skip slots already taken,
+ * about m * ln m in all and most of them in the last few percent. So:
+ * - the permutation is walked incrementally (add skip, subtract m on
+ *   wrap): no division in the inner loop;
+ * - the last ~sqrt(m)/2 slots are not found by stepping but by arithmetic
+ *   (nearest_free), which picks the very slot stepping would;
+ * - turns come from a calendar of rounds (a backend is linked into the
+ *   round of its next turn), so uneven weights cost no empty passes, and
+ *   from plain round robin when all weights are equal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +28,7 @@ struct maglev_sort {
 	__u32 pad;
 };
 
-/* 32 bytes; pos and skip are the fields every probe needs. */
+/* pos and skip are the fields every probe needs. */
 struct maglev_be {
 	__u32 pos;          /* next slot in this backend's permutation */
 	__u32 skip;
@@ -34,6 +37,7 @@ struct maglev_be {
 	__u32 step;         /* W / weight: whole rounds between two turns */
 	__u32 frac;         /* W % weight, accumulated in acc */
 	__u32 acc;          /* < weight; reaching it adds one round */
+	__u32 inv;          /* skip^-1 mod m, 0 until needed (endgame) */
 	__u16 id;
 	__u16 pad;
 };
@@ -65,12 +69,12 @@ static __u64 hash_skip(__u64 x)
 
 __u32 maglev_offset(__u64 key, __u32 m)
 {
-	return m ? hash_offset(key) % m : 0;
+	return m ? (__u32)(hash_offset(key) % m) : 0;
 }
 
 __u32 maglev_skip(__u64 key, __u32 m)
 {
-	return m > 1 ? hash_skip(key) % (m - 1) + 1 : 1;
+	return m > 1 ? (__u32)(hash_skip(key) % (m - 1)) + 1 : 1;
 }
 
 bool maglev_is_prime(__u32 m)
@@ -85,6 +89,20 @@ bool maglev_is_prime(__u32 m)
 	return true;
 }
 
+/* Free slots left when building switches from stepping (~m / F probes a
+ * turn) to nearest_free() (F products a turn, plus an inverse for each
+ * backend that takes a turn): the power of two nearest sqrt(m) / 2, tuned
+ * on m = 65537 (128) and 655373 (256). Grows with m, so the workspace
+ * sized for max_m holds any. */
+static __u32 endgame_slots(__u32 m)
+{
+	__u32 f = 1;
+
+	while ((__u64)f * f * 16 <= m)
+		f *= 2;
+	return f;
+}
+
 int maglev_ws_init(struct maglev_ws *ws, __u32 max_n, __u32 max_m)
 {
 	memset(ws, 0, sizeof(*ws));
@@ -97,7 +115,9 @@ int maglev_ws_init(struct maglev_ws *ws, __u32 max_n, __u32 max_m)
 	ws->round_head = calloc(max_m, sizeof(*ws->round_head));
 	ws->round_tail = calloc(max_m, sizeof(*ws->round_tail));
 	ws->id_seen = calloc(65536 / 64, sizeof(*ws->id_seen));
-	if (!ws->sort || !ws->be || !ws->round_head || !ws->round_tail || !ws->id_seen) {
+	ws->free_slots = calloc(endgame_slots(max_m), sizeof(*ws->free_slots));
+	if (!ws->sort || !ws->be || !ws->round_head || !ws->round_tail || !ws->id_seen ||
+	    !ws->free_slots) {
 		maglev_ws_free(ws);
 		return -ENOMEM;
 	}
@@ -111,6 +131,7 @@ void maglev_ws_free(struct maglev_ws *ws)
 	free(ws->round_head);
 	free(ws->round_tail);
 	free(ws->id_seen);
+	free(ws->free_slots);
 	memset(ws, 0, sizeof(*ws));
 }
 
@@ -150,10 +171,11 @@ static struct maglev_sort *sort_by_key(struct maglev_sort *a, struct maglev_sort
 /* Checks everything before the table is touched; on success leaves the
  * backends of weight > 0, in key order, in ws->be. Returns their number,
  * or -EINVAL. */
-static int prepare(const struct maglev_backend *b, __u32 n, __u32 m, struct maglev_ws *ws)
+static int prepare(const struct maglev_backend *b, __u32 n, __u32 m, struct maglev_ws *ws,
+		   bool *uniform)
 {
 	struct maglev_sort *s = ws->sort, *sorted;
-	__u32 active = 0, wmax = 0;
+	__u32 active = 0, wmax = 0, wmin = ~0u;
 
 	if (!maglev_is_prime(m) || m > ws->max_m || n > ws->max_n)
 		return -EINVAL;
@@ -173,10 +195,13 @@ static int prepare(const struct maglev_backend *b, __u32 n, __u32 m, struct magl
 			active++;
 			if (b[i].weight > wmax)
 				wmax = b[i].weight;
+			if (b[i].weight < wmin)
+				wmin = b[i].weight;
 		}
 	}
 	if (active > m)
 		return -EINVAL;
+	*uniform = wmin == wmax;
 	sorted = sort_by_key(s, s + ws->max_n, n);
 	for (__u32 i = 1; i < n; i++)
 		if (sorted[i].key == sorted[i - 1].key)
@@ -196,23 +221,122 @@ static int prepare(const struct maglev_backend *b, __u32 n, __u32 m, struct magl
 		e->step = wmax / in->weight;
 		e->frac = wmax % in->weight;
 		e->acc = 0;
+		e->inv = 0;
 		e->id = in->id;
 		active++;
 	}
-	return active;
+	return (int)active;
+}
+
+/* skip^-1 mod m (m prime, 0 < skip < m), by the extended Euclid algorithm */
+static __u32 mod_inverse(__u32 skip, __u32 m)
+{
+	__s64 t = 0, nt = 1;
+	__u32 r = m, nr = skip;
+
+	while (nr) {
+		__u32 q = r / nr, tr = r - q * nr;
+		__s64 tt = t - (__s64)q * nt;
+
+		t = nt;
+		nt = tt;
+		r = nr;
+		nr = tr;
+	}
+	return (__u32)(t < 0 ? t + m : t);
+}
+
+/* The endgame: with F slots free, stepping costs about m / F probes a turn.
+ * Instead take, of the free slots, the one fewest steps ahead of pos:
+ * d = (slot - pos) * skip^-1 mod m, the slot stepping would reach first.
+ * That costs F multiplications. Returns its index in slots[]. */
+static __u32 nearest_free(const __u32 *slots, __u32 nfree, __u32 pos, __u32 inv,
+			  __u32 m, __u64 m_recip)
+{
+	__u64 best = ~0ULL;
+
+	for (__u32 k = 0; k < nfree; k++) {
+		__u64 x = slots[k] >= pos ? slots[k] - pos : slots[k] + m - pos;
+		__u64 p = x * inv;
+		/* Barrett reduction: q is floor(p / m) or one less */
+		__u64 q = (__u64)(((unsigned __int128)p * m_recip) >> 64);
+		__u64 d = p - q * m;
+
+		if (d >= m)
+			d -= m;
+		d = d << 32 | k;    /* distances differ, so k only rides along */
+		if (d < best)
+			best = d;
+	}
+	return (__u32)best;
+}
+
+/* The turn order: a calendar of rounds, each a list of the backends
+ * taking a turn in it, in the order they were scheduled (key order for
+ * equal weights, as in the paper's round robin). */
+struct sched {
+	struct maglev_be *be;
+	__u32 *head, *tail;
+	__u32 r;            /* current round */
+	__u32 hi;           /* last round with a list */
+	__u32 m;
+	__u32 n;            /* backends taking turns */
+	bool uniform;       /* all of equal weight */
+};
+
+/* Schedules backend cur, which just took its turn in round s->r, for its
+ * next turn and returns the backend whose turn is next. A heaviest backend
+ * takes a turn every round and every turn fills a slot, so the table is
+ * full before round m, and a next turn always exists while it is not. */
+static inline __u32 sched_next(struct sched *s, __u32 cur)
+{
+	struct maglev_be *e = &s->be[cur];
+	__u64 nr = (__u64)s->r + e->step, acc = (__u64)e->acc + e->frac;
+	__u32 next = e->next;
+
+	/* k-th turn in round floor(k * W / weight), without division */
+	if (acc >= e->weight) {
+		acc -= e->weight;
+		nr++;
+	}
+	e->acc = (__u32)acc;
+	if (nr < s->m) {
+		while (s->hi < nr)
+			s->head[++s->hi] = NIL;
+		e->next = NIL;
+		if (s->head[nr] == NIL)
+			s->head[nr] = cur;
+		else
+			s->be[s->tail[nr]].next = cur;
+		s->tail[nr] = cur;
+	}
+	while (next == NIL && s->r < s->hi)
+		next = s->head[++s->r];
+	return next;
+}
+
+/* Whose turn is next: round robin in key order when all weights are equal
+ * (what the calendar would give, for less work), else the calendar. */
+static inline __u32 next_turn(struct sched *s, __u32 cur)
+{
+	if (s->uniform)
+		return cur + 1 < s->n ? cur + 1 : 0;
+	return sched_next(s, cur);
 }
 
 int maglev_build(const struct maglev_backend *b, __u32 n, __u32 m,
 		 __u16 *table, struct maglev_ws *ws)
 {
+	__u32 filled, endgame, nfree, i;
 	struct maglev_be *be;
-	__u32 *head, *tail;
-	__u32 filled = 0, hi = 0;
+	bool uniform = false;
+	struct sched s;
+	__u64 m_recip;
 	int active;
 
 	if (!table || !ws || !ws->be || (!b && n))
 		return -EINVAL;
-	active = prepare(b, n, m, ws);
+	active = prepare(b, n, m, ws, &uniform);
 	if (active < 0)
 		return active;
 	memset(table, 0xff, (size_t)m * sizeof(*table));
@@ -220,55 +344,59 @@ int maglev_build(const struct maglev_backend *b, __u32 n, __u32 m,
 		return 0;
 
 	be = ws->be;
-	head = ws->round_head;
-	tail = ws->round_tail;
 	be[active - 1].next = NIL;
-	head[0] = 0;
-	tail[0] = active - 1;
+	s = (struct sched){
+		.be = be, .head = ws->round_head, .tail = ws->round_tail,
+		.m = m, .n = active, .uniform = uniform,
+	};
+	s.head[0] = 0;
+	s.tail[0] = active - 1;
+	/* tiny tables step to the end */
+	endgame = endgame_slots(m) < m / 4 ? m - endgame_slots(m) : m;
 
-	/* A heaviest backend takes a turn every round and every turn fills a
-	 * slot, so the table is full before round m and before rounds run
-	 * out (hi, the last round with a list, stays ahead of r). */
-	for (__u32 r = 0; r <= hi; r++) {
-		__u32 i = head[r];
+	/* Each backend in turn claims the next free slot of its permutation. */
+	i = 0;
+	for (filled = 0; filled < endgame; filled++) {
+		struct maglev_be *e = &be[i];
+		__u32 pos = e->pos, skip = e->skip;
 
-		while (i != NIL) {
-			struct maglev_be *e = &be[i];
-			__u32 pos = e->pos, skip = e->skip, cur = i;
-			__u64 nr;
-
-			while (table[pos] != HBLB_BACKEND_NONE) {
-				pos += skip;
-				if (pos >= m)
-					pos -= m;
-			}
-			table[pos] = e->id;
-			if (++filled == m)
-				return 0;
+		while (table[pos] != HBLB_BACKEND_NONE) {
 			pos += skip;
 			if (pos >= m)
 				pos -= m;
-			e->pos = pos;
-			i = e->next;
-
-			/* k-th turn in round floor(k * W / weight), without division */
-			nr = (__u64)r + e->step;
-			e->acc += e->frac;
-			if (e->acc >= e->weight) {
-				e->acc -= e->weight;
-				nr++;
-			}
-			if (nr >= m)
-				continue;       /* a round never reached */
-			while (hi < nr)
-				head[++hi] = NIL;
-			e->next = NIL;
-			if (head[nr] == NIL)
-				head[nr] = cur;
-			else
-				be[tail[nr]].next = cur;
-			tail[nr] = cur;
 		}
+		table[pos] = e->id;
+		pos += skip;
+		if (pos >= m)
+			pos -= m;
+		e->pos = pos;
+		i = next_turn(&s, i);
 	}
-	return 0;   /* not reached: see above */
+	if (filled == m)
+		return 0;
+
+	/* The last slots: the same choices, found by arithmetic. */
+	nfree = 0;
+	for (__u32 k = 0; k < m; k++)
+		if (table[k] == HBLB_BACKEND_NONE)
+			ws->free_slots[nfree++] = k;
+	m_recip = ~0ULL / m;
+	for (;;) {
+		struct maglev_be *e = &be[i];
+		__u32 k, pos;
+
+		if (!e->inv)
+			e->inv = mod_inverse(e->skip, m);
+		k = nearest_free(ws->free_slots, nfree, e->pos, e->inv, m, m_recip);
+		pos = ws->free_slots[k];
+		ws->free_slots[k] = ws->free_slots[--nfree];
+		table[pos] = e->id;
+		if (!nfree)
+			return 0;
+		pos += e->skip;
+		if (pos >= m)
+			pos -= m;
+		e->pos = pos;
+		i = next_turn(&s, i);
+	}
 }
