@@ -820,6 +820,32 @@ static int forward(const struct pkt_spec *s, __u32 *backend, struct result *r)
 	return 0;
 }
 
+/* The TCP service's table without one of its three backends. */
+static void install_table_without(__u32 left_out)
+{
+	__u16 others[2];
+	int n = 0;
+
+	for (__u16 i = 0; i < 3; i++)
+		if (i != left_out)
+			others[n++] = i;
+	install_table(SVC_TCP, others, 2);
+}
+
+/* Twenty new flows from base_port on: none may reach `avoided`. */
+static void check_new_flows_avoid(__u32 avoided, int base_port)
+{
+	struct result r;
+	__u32 b;
+
+	for (int port = base_port; port < base_port + 20; port++) {
+		struct pkt_spec other = tcp_to(VIP, 80, port, PKT_TCP_SYN);
+
+		if (CHECK_EQ(forward(&other, &b, &r), 0))
+			CHECK(b != avoided, "new flow from port %d reached backend %u", port, avoided);
+	}
+}
+
 static void test_flows(void)
 {
 	struct pkt_spec syn = tcp_to(VIP, 80, 41000, PKT_TCP_SYN);
@@ -841,39 +867,23 @@ static void test_flows(void)
 	test_begin("flow sticks to its backend across a table swap");
 	reset_state();
 	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
-		__u16 others[2];
-		int n = 0;
-
-		for (__u16 i = 0; i < 3; i++)
-			if (i != first)
-				others[n++] = i;
-		install_table(SVC_TCP, others, 2);      /* first is in no slot now */
+		install_table_without(first);
 		if (CHECK_EQ(forward(&ack, &b, &r), 0)) {
 			CHECK_EQ(b, first);
 			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_HIT));
 		}
-		/* a new flow follows the new table */
-		for (int port = 42000; port < 42020; port++) {
-			struct pkt_spec other = tcp_to(VIP, 80, port, PKT_TCP_SYN);
-
-			if (CHECK_EQ(forward(&other, &b, &r), 0))
-				CHECK(b != first, "new flow went to the backend left out of the table");
-		}
+		/* new flows follow the new table */
+		check_new_flows_avoid(first, 42000);
 	}
 	test_end();
 
 	test_begin("flow re-steered when its backend is down");
 	reset_state();
 	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
-		__u16 others[2];
 		__u32 again;
-		int n = 0;
 
-		for (__u16 i = 0; i < 3; i++)
-			if (i != first)
-				others[n++] = i;
 		set_backend_state(first, HBLB_BE_DOWN);
-		install_table(SVC_TCP, others, 2);
+		install_table_without(first);
 		if (CHECK_EQ(forward(&ack, &b, &r), 0)) {
 			CHECK(b != first, "packet sent to a dead backend");
 			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_RESTEER));
@@ -903,24 +913,13 @@ static void test_flows(void)
 	test_begin("flow stays on a draining backend");
 	reset_state();
 	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
-		__u16 others[2];
-		int n = 0;
-
-		for (__u16 i = 0; i < 3; i++)
-			if (i != first)
-				others[n++] = i;
 		set_backend_state(first, HBLB_BE_DRAINING);
-		install_table(SVC_TCP, others, 2);
+		install_table_without(first);
 		if (CHECK_EQ(forward(&ack, &b, &r), 0)) {
 			CHECK_EQ(b, first);
 			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_HIT));
 		}
-		for (int port = 43000; port < 43020; port++) {
-			struct pkt_spec other = tcp_to(VIP, 80, port, PKT_TCP_SYN);
-
-			if (CHECK_EQ(forward(&other, &b, &r), 0))
-				CHECK(b != first, "new flow sent to a draining backend");
-		}
+		check_new_flows_avoid(first, 43000);
 	}
 	test_end();
 
