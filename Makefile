@@ -13,6 +13,7 @@ LDLIBS  := -lbpf -lelf -lz
 BPF_OBJS := $(BUILD)/hblb.bpf.o $(BUILD)/floor_pass.bpf.o $(BUILD)/floor_tx.bpf.o
 SKELS    := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/log.c user/loader.c
+CTL_OBJS := $(BUILD)/ctl.o $(BUILD)/health.o $(BUILD)/checks.o $(BUILD)/maglev.o
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/%.o)
 HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 
@@ -21,7 +22,8 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 
 .PHONY: all deps test bench bench-datapath bench-maglev verifier-stats clean demo
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
-     $(BUILD)/test_maglev $(BUILD)/bench_maglev
+     $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
+     $(BUILD)/test_ctl
 
 $(BUILD):
 	mkdir -p $@
@@ -35,7 +37,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/hblb: $(BUILD)/hblb.o $(LIB_OBJS)
+$(BUILD)/hblb: $(BUILD)/hblb.o $(BUILD)/daemon.o $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 TEST_HDRS := tests/testing.h tests/packets.h
@@ -65,6 +67,26 @@ $(BUILD)/test_maglev.o: tests/test_maglev.c user/maglev.h include/hblb.h tests/t
 
 $(BUILD)/bench_maglev.o: tests/bench_maglev.c user/maglev.h include/hblb.h | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+# liveness state machine and weights: pure user space
+$(BUILD)/health.o: user/health.c user/health.h include/hblb.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test_health.o: tests/test_health.c user/health.h include/hblb.h tests/testing.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/test_health: $(BUILD)/test_health.o $(BUILD)/health.o
+	$(CC) $(CFLAGS) $^ -o $@
+
+# active checks: user space, non-blocking sockets
+$(BUILD)/checks.o: user/checks.c user/checks.h user/log.h include/hblb.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test_checks: $(BUILD)/test_checks.o $(BUILD)/checks.o $(BUILD)/log.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
+$(BUILD)/test_ctl: $(BUILD)/test_ctl.o $(CTL_OBJS) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
 
 $(BUILD)/test_maglev: $(BUILD)/test_maglev.o $(BUILD)/maglev.o
 	$(CC) $(CFLAGS) $^ -o $@

@@ -146,6 +146,32 @@ struct hb_loop_ctx {
 	struct hb_scratch *sc;
 };
 
+/* Desired configuration: never read here, defined in this object so that
+ * they are created, typed and pinned with the rest (see hblb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HBLB_MAX_SERVICES);
+	__type(key, struct hblb_service_key);
+	__type(value, struct hblb_cfg_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_cfg_svcs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HBLB_MAX_BACKENDS);
+	__type(key, struct hblb_cfg_backend_key);
+	__type(value, struct hblb_cfg_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_cfg_bes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_cfg_gen SEC(".maps");
+
 static long hb_chunk_cb(__u32 idx, void *arg)
 {
 	struct hb_scratch *sc = ((struct hb_loop_ctx *)arg)->sc;

@@ -6,6 +6,8 @@
  * no struct here may be defined a second time anywhere else.
  *
  * Writers (one per map):
+ *   CLI          : hblb_cfg_svcs, hblb_cfg_bes, hblb_cfg_gen (desired state,
+ *                  under a lock on the pin directory)
  *   XDP program  : hblb_hb, hblb_flows, hblb_stats, hblb_svc_stats,
  *                  hblb_be_stats
  *   controller   : hblb_config, hblb_ifaces, hblb_vip_bits, hblb_services,
@@ -30,6 +32,10 @@
 #define HBLB_MAP_STATS      "hblb_stats"
 #define HBLB_MAP_SVC_STATS  "hblb_svc_stats"
 #define HBLB_MAP_BE_STATS   "hblb_be_stats"
+
+#define HBLB_MAP_CFG_SVCS   "hblb_cfg_svcs"
+#define HBLB_MAP_CFG_BES    "hblb_cfg_bes"
+#define HBLB_MAP_CFG_GEN    "hblb_cfg_gen"
 
 #define HBLB_PIN_DIR_DEFAULT "/sys/fs/bpf/hblb"
 
@@ -184,6 +190,50 @@ struct hblb_flow {
 
 struct hblb_flow_bucket {
 	struct hblb_flow way[HBLB_FLOW_WAYS];
+};
+
+/* ---- Desired configuration (written by the CLI, read by the controller) --
+ * hblb_cfg_svcs: HASH service key -> struct hblb_cfg_service
+ * hblb_cfg_bes:  HASH struct hblb_cfg_backend_key -> struct hblb_cfg_backend
+ * hblb_cfg_gen:  ARRAY[1] of __u64, bumped after every change so the
+ *                controller rereads the maps only when something changed. */
+enum hblb_cfg_service_flags {
+	HBLB_SVC_FAIL_CLOSED = 1u << 0,     /* all backends down: empty table, not the last one */
+};
+
+struct hblb_cfg_service {
+	__u32 flags;            /* enum hblb_cfg_service_flags */
+	__u32 pad;
+};
+
+struct hblb_cfg_backend_key {
+	struct hblb_service_key service;
+	__be32 addr;
+	__u32  pad;             /* must be zero */
+};
+
+enum hblb_cfg_backend_flags {
+	HBLB_BECFG_HEARTBEAT = 1u << 0,     /* liveness from its heartbeats */
+	HBLB_BECFG_DRAIN     = 1u << 1,     /* admin drain: no new flows */
+	HBLB_BECFG_MAC       = 1u << 2,     /* mac given; else the neighbour table's */
+};
+
+enum hblb_check_type {
+	HBLB_CHECK_NONE = 0,
+	HBLB_CHECK_TCP  = 1,    /* connect to check_port */
+	HBLB_CHECK_HTTP = 2,    /* GET check_path on check_port, 2xx/3xx passes */
+};
+
+#define HBLB_CHECK_PATH_LEN 64
+
+struct hblb_cfg_backend {
+	__u32 weight;           /* 0: from heartbeats' ready; else static, 1-65535 */
+	__u8  mac[6];
+	__u8  flags;            /* enum hblb_cfg_backend_flags */
+	__u8  check_type;       /* enum hblb_check_type */
+	__u16 check_port;       /* host order */
+	__u16 pad;
+	char  check_path[HBLB_CHECK_PATH_LEN];
 };
 
 /* ---- Counters (PERCPU_ARRAYs) ------------------------------------------- */

@@ -44,12 +44,15 @@ verifier_budget() {
 
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
+run_suite health "$BUILD/test_health"
 run_suite verifier verifier_budget
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
+	run_suite ctl "$BUILD/test_ctl"
+	run_suite checks "$BUILD/test_checks"
 else
-	echo "=== datapath: needs root (BPF_PROG_TEST_RUN): counted as 1 failure"
-	failed=$((failed + 1))
+	echo "=== datapath, ctl, checks: need root (BPF, network namespaces): counted as 3 failures"
+	failed=$((failed + 3))
 fi
 
 echo

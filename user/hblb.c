@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "daemon.h"
 #include "loader.h"
 #include "log.h"
 
@@ -48,7 +49,13 @@ static int cmd_verifier_stats(int argc, char **argv, struct global_opts *g)
 	return 0;
 }
 
+static int cmd_daemon_run(int argc, char **argv, struct global_opts *g)
+{
+	return cmd_daemon(argc, argv, g->pin_dir);
+}
+
 static const struct command commands[] = {
+	{ "daemon", cmd_daemon_run, "the controller: attach, expire silent backends, install tables (--help)" },
 	{ "verifier-stats", cmd_verifier_stats, "load the XDP program privately and print the verifier's instruction count" },
 	{ "help", cmd_help, "this text" },
 };

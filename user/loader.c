@@ -168,6 +168,7 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 
 	bpf_program__set_autoload(skel->progs.hblb_bench_vary, o->bench);
 	bpf_map__set_max_entries(skel->maps.hblb_services, max_services);
+	bpf_map__set_max_entries(skel->maps.hblb_cfg_svcs, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_svc_gen, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_svc_stats, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_tables, max_services * 2 * h->chunks_per_table);
@@ -256,10 +257,15 @@ int hblb_table_install(struct hblb *h, __u32 svc_id, const __u16 *entries)
 	return 0;
 }
 
-__u16 hblb_table_entry(const struct hblb *h, __u32 svc_id, __u32 slot)
+const __u16 *hblb_table_active(const struct hblb *h, __u32 svc_id)
 {
 	__u32 gen = __atomic_load_n(&h->svc_gen[svc_id].gen, __ATOMIC_ACQUIRE);
 	size_t off = ((size_t)svc_id * 2 + (gen & 1)) * h->chunks_per_table;
 
-	return ((const __u16 *)(h->tables + off))[slot];
+	return (const __u16 *)(h->tables + off);
+}
+
+__u16 hblb_table_entry(const struct hblb *h, __u32 svc_id, __u32 slot)
+{
+	return hblb_table_active(h, svc_id)[slot];
 }

@@ -46,6 +46,9 @@ int hblb_table_install(struct hblb *h, __u32 svc_id, const __u16 *entries);
  * service (a bit set for a VIP that has none left only costs a lookup). */
 void hblb_vip_mark(struct hblb *h, __be32 vip);
 
+/* The active version of a service's table (table_size entries). */
+const __u16 *hblb_table_active(const struct hblb *h, __u32 svc_id);
+
 /* The active table's entry for a slot, as the data path would read it. */
 __u16 hblb_table_entry(const struct hblb *h, __u32 svc_id, __u32 slot);
 

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * hblb daemon: the controller process. Loads the XDP program on the pinned
+ * maps (reusing what a previous daemon left), attaches it to the given
+ * interfaces or atomically replaces the program there, then ticks the
+ * controller until SIGTERM/SIGINT, leaving the data path forwarding.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ctl.h"
+#include "daemon.h"
+#include "log.h"
+
+#define MAX_IFACES 16
+
+struct iface_opt {
+	const char *name;
+	__u32 mode;             /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* One daemon per pin directory: an exclusive lock on the directory itself,
+ * held for the process's life (released by the kernel even on SIGKILL). */
+static int lock_pin_dir(const char *dir)
+{
+	int fd;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		pr_err("cannot create pin directory %s: %s (is bpffs mounted on /sys/fs/bpf?)",
+		       dir, strerror(errno));
+		return -errno;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("cannot open pin directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		if (err == -EWOULDBLOCK)
+			pr_err("another hblb daemon is running on %s: stop it first, or use another --pin-dir", dir);
+		else
+			pr_err("cannot lock %s: %s", dir, strerror(-err));
+		close(fd);
+		return err == -EWOULDBLOCK ? -EBUSY : err;
+	}
+	return fd;
+}
+
+static int iface_mac(const char *name, __u8 *mac)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+static bool prog_uses_map(int prog_fd, __u32 map_id)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 ids[64], len = sizeof(info);
+
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return false;
+	for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
+		if (ids[i] == map_id)
+			return true;
+	return false;
+}
+
+/*
+ * Enables the interface in hblb_ifaces, then: keeps an hblb program already
+ * there that runs on these pinned maps and the same code (a restart),
+ * replaces any other hblb program in one step (an upgrade: no moment with
+ * no program), or attaches where there is none.
+ */
+static int attach_iface(struct ctl *c, const struct iface_opt *io)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+	struct bpf_prog_info old_info = { 0 }, new_info = { 0 };
+	struct bpf_map_info cfg_info = { 0 };
+	__u32 len, ifindex = if_nametoindex(io->name);
+	int new_fd = bpf_program__fd(c->h.skel->progs.hblb_xdp), old_fd = -1, err;
+	struct hblb_iface ifc = { .enabled = 1 };
+
+	if (!ifindex) {
+		pr_err("no interface %s: check the name with 'ip link'", io->name);
+		return -ENODEV;
+	}
+	if (ifindex >= HBLB_MAX_IFINDEX) {
+		pr_err("interface %s has ifindex %u; hblb supports up to %u", io->name, ifindex,
+		       HBLB_MAX_IFINDEX - 1);
+		return -ERANGE;
+	}
+	err = iface_mac(io->name, ifc.mac);
+	if (err) {
+		pr_err("cannot read the MAC of %s: %s", io->name, strerror(-err));
+		return err;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(c->h.skel->maps.hblb_ifaces), &ifindex, &ifc, BPF_ANY))
+		return -errno;
+
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err) {
+		pr_err("cannot query XDP on %s: %s", io->name, strerror(-err));
+		return err;
+	}
+	if (q.prog_id) {
+		old_fd = bpf_prog_get_fd_by_id(q.prog_id);
+		len = sizeof(old_info);
+		if (old_fd < 0 || bpf_obj_get_info_by_fd(old_fd, &old_info, &len)) {
+			err = -errno;
+			pr_err("cannot inspect the XDP program on %s: %s", io->name, strerror(-err));
+			goto out;
+		}
+		if (strcmp(old_info.name, "hblb_xdp") != 0) {
+			pr_err("%s already runs XDP program '%s' (id %u), which is not hblb's: detach it first",
+			       io->name, old_info.name, q.prog_id);
+			err = -EEXIST;
+			goto out;
+		}
+		len = sizeof(new_info);
+		bpf_obj_get_info_by_fd(new_fd, &new_info, &len);
+		len = sizeof(cfg_info);
+		bpf_obj_get_info_by_fd(bpf_map__fd(c->h.skel->maps.hblb_config), &cfg_info, &len);
+		if (memcmp(old_info.tag, new_info.tag, sizeof(old_info.tag)) == 0 &&
+		    prog_uses_map(old_fd, cfg_info.id)) {
+			pr_info("%s: adopted the running hblb program (id %u)", io->name, q.prog_id);
+			err = 0;
+			goto out;
+		}
+		ao.old_prog_fd = old_fd;
+		err = bpf_xdp_attach(ifindex, new_fd, io->mode | XDP_FLAGS_REPLACE, &ao);
+		if (!err)
+			pr_info("%s: replaced hblb program id %u in one step", io->name, q.prog_id);
+	} else {
+		err = bpf_xdp_attach(ifindex, new_fd, io->mode | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		if (!err)
+			pr_info("%s: attached (%s mode)", io->name,
+				io->mode == XDP_FLAGS_SKB_MODE ? "generic" : "native");
+	}
+	if (err)
+		pr_err("cannot attach to %s: %s%s", io->name, strerror(-err),
+		       err == -EEXIST || err == -EBUSY ?
+		       " (a program is attached in the other mode: detach it or use the same mode)" : "");
+out:
+	if (old_fd >= 0)
+		close(old_fd);
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hblb daemon [OPTIONS]\n"
+		"  -i, --interface DEV[:native|:generic]  attach to DEV (repeatable; default native)\n"
+		"      --interval MS|learn    heartbeat interval (default 1000), or learned from the heartbeats\n"
+		"      --rise N               up after N consecutive intervals with heartbeats (default 2)\n"
+		"      --dead-after N         down after N intervals without (default 3)\n"
+		"      --start-up             new backends start up instead of proving themselves\n"
+		"      --flap N/WINDOW/HOLD   hold a backend down HOLD s after N changes in WINDOW s (default 5/60/30)\n"
+		"      --fail-closed          empty a service's table when all its backends are down\n"
+		"      --tick MS              controller tick (default 10)\n"
+		"      --table-size M         Maglev table size, prime (default %u)\n"
+		"      --max-services N       (default %u)\n"
+		"      --flow-buckets N       4-way flow buckets, power of two (default %u)\n"
+		"Signals: TERM/INT exit and leave the data path forwarding; HUP rereads the configuration.\n",
+		HBLB_TABLE_SIZE_DEFAULT, HBLB_MAX_SERVICES, HBLB_FLOW_BUCKETS_DEFAULT);
+}
+
+static int parse_u32(const char *s, const char *what, __u32 min, __u32 max, __u32 *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		pr_err("%s '%s' is not a number from %u to %u", what, s, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int cmd_daemon(int argc, char **argv, const char *pin_dir)
+{
+	static const struct option opts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "interval", required_argument, NULL, 'I' },
+		{ "rise", required_argument, NULL, 'r' },
+		{ "dead-after", required_argument, NULL, 'd' },
+		{ "start-up", no_argument, NULL, 'u' },
+		{ "flap", required_argument, NULL, 'f' },
+		{ "fail-closed", no_argument, NULL, 'c' },
+		{ "tick", required_argument, NULL, 't' },
+		{ "table-size", required_argument, NULL, 'T' },
+		{ "max-services", required_argument, NULL, 'S' },
+		{ "flow-buckets", required_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct iface_opt ifaces[MAX_IFACES];
+	struct hblb_load_opts lo = { .pin_dir = pin_dir };
+	struct ctl_opts co = { 0 };
+	struct epoll_event ev, events[8];
+	struct itimerspec its = { 0 };
+	__u32 n_ifaces = 0, tick_ms = 10, v;
+	int opt, lock_fd = -1, sfd = -1, tfd = -1, efd = -1, err = 0, check_fd;
+	bool running = true;
+	sigset_t mask;
+	struct ctl c;
+
+	health_params_default(&co.health);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i': {
+			char *colon = strchr(optarg, ':');
+
+			if (n_ifaces == MAX_IFACES) {
+				pr_err("at most %d interfaces", MAX_IFACES);
+				return -EINVAL;
+			}
+			ifaces[n_ifaces].mode = XDP_FLAGS_DRV_MODE;
+			if (colon) {
+				*colon = 0;
+				if (!strcmp(colon + 1, "generic"))
+					ifaces[n_ifaces].mode = XDP_FLAGS_SKB_MODE;
+				else if (strcmp(colon + 1, "native")) {
+					pr_err("interface mode '%s' is neither native nor generic", colon + 1);
+					return -EINVAL;
+				}
+			}
+			ifaces[n_ifaces++].name = optarg;
+			break;
+		}
+		case 'I':
+			if (!strcmp(optarg, "learn")) {
+				co.health.learn_interval = true;
+				break;
+			}
+			if (parse_u32(optarg, "interval (ms)", 10, 600000, &v))
+				return -EINVAL;
+			co.health.interval_ns = (__u64)v * 1000000;
+			break;
+		case 'r':
+			if (parse_u32(optarg, "rise", 1, 1000, &co.health.rise))
+				return -EINVAL;
+			break;
+		case 'd':
+			if (parse_u32(optarg, "dead-after", 1, 1000, &co.health.dead_after))
+				return -EINVAL;
+			break;
+		case 'u':
+			co.health.start_up = true;
+			break;
+		case 'f': {
+			unsigned int n, w, hold;
+			char extra;
+
+			if (sscanf(optarg, "%u/%u/%u%c", &n, &w, &hold, &extra) != 3 || !n || !w) {
+				pr_err("--flap '%s' is not N/WINDOW_S/HOLD_S, e.g. 5/60/30", optarg);
+				return -EINVAL;
+			}
+			co.health.flap_max = n;
+			co.health.flap_window_ns = (__u64)w * 1000000000;
+			co.health.flap_hold_ns = (__u64)hold * 1000000000;
+			break;
+		}
+		case 'c':
+			co.fail_closed = true;
+			break;
+		case 't':
+			if (parse_u32(optarg, "tick (ms)", 1, 1000, &tick_ms))
+				return -EINVAL;
+			break;
+		case 'T':
+			if (parse_u32(optarg, "table size", 3, 1u << 24, &lo.table_size))
+				return -EINVAL;
+			break;
+		case 'S':
+			if (parse_u32(optarg, "max services", 1, 65536, &lo.max_services))
+				return -EINVAL;
+			break;
+		case 'B':
+			if (parse_u32(optarg, "flow buckets", 1, 1u << 24, &lo.flow_buckets))
+				return -EINVAL;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s': see 'hblb daemon --help'", argv[optind]);
+		return -EINVAL;
+	}
+	if (health_params_check(&co.health)) {
+		pr_err("liveness options out of range: interval 10 ms-600 s, rise and dead-after 1-%u, "
+		       "flap at most %u changes, window and hold at most a day",
+		       HEALTH_COUNT_MAX, HEALTH_FLAP_MAX);
+		return -EINVAL;
+	}
+
+	/* bad input changes nothing: check the interfaces before any pin exists */
+	for (__u32 i = 0; i < n_ifaces; i++) {
+		if (!if_nametoindex(ifaces[i].name)) {
+			pr_err("no interface %s: check the name with 'ip link'", ifaces[i].name);
+			return -ENODEV;
+		}
+	}
+	lock_fd = lock_pin_dir(hblb_pin_dir(pin_dir));
+	if (lock_fd < 0)
+		return lock_fd;
+	err = ctl_open(&c, &lo, &co, mono_ns());
+	if (err)
+		goto out_unlock;
+	for (__u32 i = 0; i < n_ifaces; i++) {
+		err = attach_iface(&c, &ifaces[i]);
+		if (err)
+			goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || efd < 0) {
+		err = -errno;
+		pr_err("cannot set up the event loop: %s", strerror(-err));
+		goto out;
+	}
+	its.it_interval.tv_nsec = (long)tick_ms * 1000000 % 1000000000;
+	its.it_interval.tv_sec = tick_ms / 1000;
+	its.it_value = its.it_interval;
+	timerfd_settime(tfd, 0, &its, NULL);
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	check_fd = ctl_check_fd(&c);
+	if (check_fd >= 0) {
+		ev.data.fd = check_fd;
+		epoll_ctl(efd, EPOLL_CTL_ADD, check_fd, &ev);
+	}
+	pr_info("running on %s, pid %d, tick %u ms", c.h.pin_dir, getpid(), tick_ms);
+
+	while (running) {
+		int n = epoll_wait(efd, events, 8, -1);
+		bool tick = false, reload = false;
+
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			pr_err("event loop: %s", strerror(-err));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						pr_info("SIGHUP: rereading the configuration");
+						reload = true;
+					} else {
+						pr_info("signal %u: exiting; the data path keeps forwarding",
+							si.ssi_signo);
+						running = false;
+					}
+				}
+			} else if (fd == tfd) {
+				__u64 expirations;
+
+				if (read(tfd, &expirations, sizeof(expirations)) > 0)
+					tick = true;
+			} else {
+				tick = true;    /* a check's socket is ready */
+			}
+		}
+		if (running && (tick || reload))
+			ctl_tick(&c, mono_ns(), reload);
+	}
+out:
+	if (efd >= 0)
+		close(efd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	ctl_close(&c);
+out_unlock:
+	close(lock_fd);
+	return err;
+}
