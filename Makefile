@@ -23,7 +23,7 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 .PHONY: all deps test bench bench-datapath bench-maglev verifier-stats clean demo
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
-     $(BUILD)/test_ctl
+     $(BUILD)/test_ctl $(BUILD)/test_daemon
 
 $(BUILD):
 	mkdir -p $@
@@ -83,6 +83,9 @@ $(BUILD)/checks.o: user/checks.c user/checks.h user/log.h include/hblb.h | $(BUI
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/test_checks: $(BUILD)/test_checks.o $(BUILD)/checks.o $(BUILD)/log.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
+$(BUILD)/test_daemon: $(BUILD)/test_daemon.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
 
 $(BUILD)/test_ctl: $(BUILD)/test_ctl.o $(CTL_OBJS) $(LIB_OBJS)

@@ -50,9 +50,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
 	run_suite ctl "$BUILD/test_ctl"
 	run_suite checks "$BUILD/test_checks"
+	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks: need root (BPF, network namespaces): counted as 3 failures"
-	failed=$((failed + 3))
+	echo "=== datapath, ctl, checks, daemon: need root (BPF, network namespaces): counted as 4 failures"
+	failed=$((failed + 4))
 fi
 
 echo

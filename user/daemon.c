@@ -195,7 +195,7 @@ static void usage(FILE *f)
 		"      --rise N               up after N consecutive intervals with heartbeats (default 2)\n"
 		"      --dead-after N         down after N intervals without (default 3)\n"
 		"      --start-up             new backends start up instead of proving themselves\n"
-		"      --flap N/WINDOW/HOLD   hold a backend down HOLD s after N changes in WINDOW s (default 5/60/30)\n"
+		"      --flap N/WINDOW/HOLD|off  hold a backend down HOLD s after N changes in WINDOW s (default 5/60/30)\n"
 		"      --fail-closed          empty a service's table when all its backends are down\n"
 		"      --tick MS              controller tick (default 10)\n"
 		"      --table-size M         Maglev table size, prime (default %u)\n"
@@ -296,6 +296,10 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			unsigned int n, w, hold;
 			char extra;
 
+			if (!strcmp(optarg, "off")) {
+				co.health.flap_max = 0;
+				break;
+			}
 			if (sscanf(optarg, "%u/%u/%u%c", &n, &w, &hold, &extra) != 3 || !n || !w) {
 				pr_err("--flap '%s' is not N/WINDOW_S/HOLD_S, e.g. 5/60/30", optarg);
 				return -EINVAL;
