@@ -20,10 +20,10 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 # skeletons and BPF objects are products, not disposable intermediates
 .SECONDARY:
 
-.PHONY: all deps test bench bench-datapath bench-maglev verifier-stats clean demo
+.PHONY: all deps test bench bench-datapath bench-maglev bench-ctl verifier-stats clean demo
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
-     $(BUILD)/test_ctl $(BUILD)/test_daemon
+     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl
 
 $(BUILD):
 	mkdir -p $@
@@ -37,7 +37,10 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/hblb: $(BUILD)/hblb.o $(BUILD)/daemon.o $(CTL_OBJS) $(LIB_OBJS)
+CLI_OBJS := $(BUILD)/cli.o $(BUILD)/cmd_config.o $(BUILD)/cmd_iface.o $(BUILD)/cmd_status.o \
+	    $(BUILD)/attach.o $(BUILD)/daemon.o
+
+$(BUILD)/hblb: $(BUILD)/hblb.o $(CLI_OBJS) $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 TEST_HDRS := tests/testing.h tests/packets.h
@@ -85,6 +88,9 @@ $(BUILD)/checks.o: user/checks.c user/checks.h user/log.h include/hblb.h | $(BUI
 $(BUILD)/test_checks: $(BUILD)/test_checks.o $(BUILD)/checks.o $(BUILD)/log.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
 
+$(BUILD)/bench_ctl: $(BUILD)/bench_ctl.o $(CTL_OBJS) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
 $(BUILD)/test_daemon: $(BUILD)/test_daemon.o
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
 
@@ -117,7 +123,12 @@ bench-maglev: deps
 	mkdir -p $(BUILD)/bench
 	$(BUILD)/bench_maglev --json $(BUILD)/bench/maglev.json
 
-bench: bench-datapath bench-maglev
+bench-ctl: deps
+	$(MAKE) $(BUILD)/bench_ctl
+	mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_ctl --json $(BUILD)/bench/report.json
+
+bench: bench-datapath bench-maglev bench-ctl
 
 verifier-stats: all
 	$(BUILD)/hblb verifier-stats

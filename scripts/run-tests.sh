@@ -51,9 +51,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite ctl "$BUILD/test_ctl"
 	run_suite checks "$BUILD/test_checks"
 	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
+	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon: need root (BPF, network namespaces): counted as 4 failures"
-	failed=$((failed + 4))
+	echo "=== datapath, ctl, checks, daemon, cli: need root (BPF, network namespaces): counted as 5 failures"
+	failed=$((failed + 5))
 fi
 
 echo

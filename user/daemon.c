@@ -26,15 +26,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctl.h"
+#include "attach.h"
 #include "daemon.h"
 #include "log.h"
 
 #define MAX_IFACES 16
 
-struct iface_opt {
-	const char *name;
-	__u32 mode;             /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
-};
 
 static __u64 mono_ns(void)
 {
@@ -71,119 +68,6 @@ static int lock_pin_dir(const char *dir)
 		return err == -EWOULDBLOCK ? -EBUSY : err;
 	}
 	return fd;
-}
-
-static int iface_mac(const char *name, __u8 *mac)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
-	return err;
-}
-
-static bool prog_uses_map(int prog_fd, __u32 map_id)
-{
-	struct bpf_prog_info info = { 0 };
-	__u32 ids[64], len = sizeof(info);
-
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return false;
-	for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++)
-		if (ids[i] == map_id)
-			return true;
-	return false;
-}
-
-/*
- * Enables the interface in hblb_ifaces, then: keeps an hblb program already
- * there that runs on these pinned maps and the same code (a restart),
- * replaces any other hblb program in one step (an upgrade: no moment with
- * no program), or attaches where there is none.
- */
-static int attach_iface(struct ctl *c, const struct iface_opt *io)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
-	struct bpf_prog_info old_info = { 0 }, new_info = { 0 };
-	struct bpf_map_info cfg_info = { 0 };
-	__u32 len, ifindex = if_nametoindex(io->name);
-	int new_fd = bpf_program__fd(c->h.skel->progs.hblb_xdp), old_fd = -1, err;
-	struct hblb_iface ifc = { .enabled = 1 };
-
-	if (!ifindex) {
-		pr_err("no interface %s: check the name with 'ip link'", io->name);
-		return -ENODEV;
-	}
-	if (ifindex >= HBLB_MAX_IFINDEX) {
-		pr_err("interface %s has ifindex %u; hblb supports up to %u", io->name, ifindex,
-		       HBLB_MAX_IFINDEX - 1);
-		return -ERANGE;
-	}
-	err = iface_mac(io->name, ifc.mac);
-	if (err) {
-		pr_err("cannot read the MAC of %s: %s", io->name, strerror(-err));
-		return err;
-	}
-	if (bpf_map_update_elem(bpf_map__fd(c->h.skel->maps.hblb_ifaces), &ifindex, &ifc, BPF_ANY))
-		return -errno;
-
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (err) {
-		pr_err("cannot query XDP on %s: %s", io->name, strerror(-err));
-		return err;
-	}
-	if (q.prog_id) {
-		old_fd = bpf_prog_get_fd_by_id(q.prog_id);
-		len = sizeof(old_info);
-		if (old_fd < 0 || bpf_obj_get_info_by_fd(old_fd, &old_info, &len)) {
-			err = -errno;
-			pr_err("cannot inspect the XDP program on %s: %s", io->name, strerror(-err));
-			goto out;
-		}
-		if (strcmp(old_info.name, "hblb_xdp") != 0) {
-			pr_err("%s already runs XDP program '%s' (id %u), which is not hblb's: detach it first",
-			       io->name, old_info.name, q.prog_id);
-			err = -EEXIST;
-			goto out;
-		}
-		len = sizeof(new_info);
-		bpf_obj_get_info_by_fd(new_fd, &new_info, &len);
-		len = sizeof(cfg_info);
-		bpf_obj_get_info_by_fd(bpf_map__fd(c->h.skel->maps.hblb_config), &cfg_info, &len);
-		if (memcmp(old_info.tag, new_info.tag, sizeof(old_info.tag)) == 0 &&
-		    prog_uses_map(old_fd, cfg_info.id)) {
-			pr_info("%s: adopted the running hblb program (id %u)", io->name, q.prog_id);
-			err = 0;
-			goto out;
-		}
-		ao.old_prog_fd = old_fd;
-		err = bpf_xdp_attach(ifindex, new_fd, io->mode | XDP_FLAGS_REPLACE, &ao);
-		if (!err)
-			pr_info("%s: replaced hblb program id %u in one step", io->name, q.prog_id);
-	} else {
-		err = bpf_xdp_attach(ifindex, new_fd, io->mode | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
-		if (!err)
-			pr_info("%s: attached (%s mode)", io->name,
-				io->mode == XDP_FLAGS_SKB_MODE ? "generic" : "native");
-	}
-	if (err)
-		pr_err("cannot attach to %s: %s%s", io->name, strerror(-err),
-		       err == -EEXIST || err == -EBUSY ?
-		       " (a program is attached in the other mode: detach it or use the same mode)" : "");
-out:
-	if (old_fd >= 0)
-		close(old_fd);
-	return err;
 }
 
 static void usage(FILE *f)
@@ -237,7 +121,7 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct iface_opt ifaces[MAX_IFACES];
+	struct attach_req ifaces[MAX_IFACES];
 	struct hblb_load_opts lo = { .pin_dir = pin_dir };
 	struct ctl_opts co = { 0 };
 	struct epoll_event ev, events[8];
@@ -361,7 +245,7 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 	if (err)
 		goto out_unlock;
 	for (__u32 i = 0; i < n_ifaces; i++) {
-		err = attach_iface(&c, &ifaces[i]);
+		err = hblb_attach(&c.h, &ifaces[i]);
 		if (err)
 			goto out;
 	}

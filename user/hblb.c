@@ -5,24 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "commands.h"
 #include "daemon.h"
 #include "loader.h"
 #include "log.h"
 
-struct global_opts {
-	const char *pin_dir;
-	int verbose;
-};
-
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv, struct global_opts *g);
-	const char *help;
-};
-
-static int cmd_help(int argc, char **argv, struct global_opts *g);
-
-/* Loads the program without pins and prints what the verifier processed:
+/* Loads the program privately and prints what the verifier processed:
  * the budget is 1,000,000 instructions per program. */
 static int cmd_verifier_stats(int argc, char **argv, struct global_opts *g)
 {
@@ -32,7 +20,11 @@ static int cmd_verifier_stats(int argc, char **argv, struct global_opts *g)
 	const char *p;
 	int err;
 
-	(void)argc; (void)argv; (void)g;
+	(void)argv; (void)g;
+	if (argc) {
+		pr_err("usage: hblb verifier-stats");
+		return -EINVAL;
+	}
 	o.log_buf = log;
 	o.log_size = sizeof(log);
 	err = hblb_open(&h, &o);
@@ -51,24 +43,43 @@ static int cmd_verifier_stats(int argc, char **argv, struct global_opts *g)
 
 static int cmd_daemon_run(int argc, char **argv, struct global_opts *g)
 {
-	return cmd_daemon(argc, argv, g->pin_dir);
+	/* getopt in cmd_daemon wants the command word as argv[0] */
+	return cmd_daemon(argc + 1, argv - 1, g->pin_dir);
 }
 
-static const struct command commands[] = {
-	{ "daemon", cmd_daemon_run, "the controller: attach, expire silent backends, install tables (--help)" },
-	{ "verifier-stats", cmd_verifier_stats, "load the XDP program privately and print the verifier's instruction count" },
+static int cmd_help(int argc, char **argv, struct global_opts *g);
+
+static const struct command top_commands[] = {
+	{ "attach", cmd_attach, "DEV [mode native|generic]   load onto the pinned maps and attach" },
+	{ "detach", cmd_detach, "DEV   detach hblb's program from DEV" },
+	{ "status", cmd_status, "every service and backend at a glance, then counters" },
+	{ "daemon", cmd_daemon_run, "[OPTIONS]   the controller (see 'hblb daemon --help')" },
+	{ "verifier-stats", cmd_verifier_stats, "the verifier's instruction count for the program" },
 	{ "help", cmd_help, "this text" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct object {
+	const char *name;
+	const struct command *commands;
+} objects[] = {
+	{ "service", service_commands },
+	{ "backend", backend_commands },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: hblb [--pin-dir DIR] [-v] OBJECT COMMAND [ARGS]\n\n"
-		   "Global options:\n"
+	fprintf(f, "Usage: hblb [OPTIONS] OBJECT COMMAND [ARGS]  |  hblb [OPTIONS] COMMAND [ARGS]\n\n"
+		   "Options:\n"
 		   "  --pin-dir DIR   bpffs directory of the pinned maps (also HBLB_PIN_DIR; default %s)\n"
-		   "  -v, --verbose   debug messages, including libbpf's\n\nCommands:\n",
+		   "  -j, --json      JSON output        -p, --pretty   indented JSON (implies -j)\n"
+		   "  -v, --verbose   debug messages, including libbpf's\n\n",
 		HBLB_PIN_DIR_DEFAULT);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+	for (size_t o = 0; o < sizeof(objects) / sizeof(objects[0]); o++)
+		for (const struct command *c = objects[o].commands; c->name; c++)
+			fprintf(f, "  %s %s %s\n", objects[o].name, c->name, c->help);
+	for (const struct command *c = top_commands; c->name; c++)
+		fprintf(f, "  %s %s\n", c->name, c->help);
 }
 
 static int cmd_help(int argc, char **argv, struct global_opts *g)
@@ -78,20 +89,45 @@ static int cmd_help(int argc, char **argv, struct global_opts *g)
 	return 0;
 }
 
+static int object_help(const struct object *o, FILE *f)
+{
+	fprintf(f, "Usage: hblb %s COMMAND\n", o->name);
+	for (const struct command *c = o->commands; c->name; c++)
+		fprintf(f, "  hblb %s %s %s\n", o->name, c->name, c->help);
+	fprintf(f, "  hblb %s help\n", o->name);
+	return 0;
+}
+
+static int run_command(const struct command *c, int argc, char **argv, struct global_opts *g)
+{
+	/* `hblb OBJECT COMMAND help` and `--help` print the command's usage */
+	if (argc == 1 && (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) &&
+	    strcmp(c->name, "daemon")) {
+		printf("%s %s\n", c->name, c->help);
+		return 0;
+	}
+	return c->run(argc, argv, g);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct global_opts g = { 0 };
-	int opt, err;
+	const char *word;
+	int opt, err = -EINVAL;
 
-	while ((opt = getopt_long(argc, argv, "+vh", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jpvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': g.pin_dir = optarg; break;
+		case 'j': g.json = true; break;
+		case 'p': g.json = g.pretty = true; break;
 		case 'v': g.verbose = 1; break;
 		case 'h': usage(stdout); return EXIT_SUCCESS;
 		default: usage(stderr); return EXIT_FAILURE;
@@ -102,12 +138,27 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
-			err = commands[i].run(argc - optind, argv + optind, &g);
+	word = argv[optind];
+	for (size_t o = 0; o < sizeof(objects) / sizeof(objects[0]); o++) {
+		const char *cmd;
+
+		if (strcmp(word, objects[o].name))
+			continue;
+		cmd = optind + 1 < argc ? argv[optind + 1] : "help";
+		if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
+			return object_help(&objects[o], stdout), EXIT_SUCCESS;
+		for (const struct command *c = objects[o].commands; c->name; c++)
+			if (!strcmp(cmd, c->name))
+				return run_command(c, argc - optind - 2, argv + optind + 2, &g) ?
+				       EXIT_FAILURE : EXIT_SUCCESS;
+		pr_err("unknown command '%s %s': see 'hblb %s help'", word, cmd, word);
+		return EXIT_FAILURE;
+	}
+	for (const struct command *c = top_commands; c->name; c++)
+		if (!strcmp(word, c->name)) {
+			err = run_command(c, argc - optind - 1, argv + optind + 1, &g);
 			return err ? EXIT_FAILURE : EXIT_SUCCESS;
 		}
-	}
-	pr_err("unknown command '%s': see 'hblb help'", argv[optind]);
+	pr_err("unknown command '%s': see 'hblb help'", word);
 	return EXIT_FAILURE;
 }

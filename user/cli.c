@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+#include "loader.h"
+#include "log.h"
+
+static int pin_get(const struct pins *p, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	return bpf_obj_get(path);
+}
+
+int pins_open(struct pins *p, const struct global_opts *g)
+{
+	struct statfs st;
+	int *fds[] = { &p->cfg_svcs, &p->cfg_bes, &p->cfg_gen, &p->services, &p->backends,
+		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
+		       &p->svc_gen };
+	static const char *const names[] = {
+		HBLB_MAP_CFG_SVCS, HBLB_MAP_CFG_BES, HBLB_MAP_CFG_GEN, HBLB_MAP_SERVICES,
+		HBLB_MAP_BACKENDS, HBLB_MAP_REALS, HBLB_MAP_HB, HBLB_MAP_STATS,
+		HBLB_MAP_SVC_STATS, HBLB_MAP_BE_STATS, HBLB_MAP_CONFIG, HBLB_MAP_SVC_GEN,
+	};
+
+	memset(p, 0, sizeof(*p));
+	p->lock_fd = -1;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		*fds[i] = -1;
+	snprintf(p->dir, sizeof(p->dir), "%s", hblb_pin_dir(g->pin_dir));
+	if (geteuid() != 0) {
+		pr_err("hblb needs root (CAP_BPF and CAP_NET_ADMIN): run it with sudo");
+		return -EPERM;
+	}
+	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
+		pr_err("bpffs is not mounted on /sys/fs/bpf: mount -t bpf bpf /sys/fs/bpf");
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		*fds[i] = pin_get(p, names[i]);
+		if (*fds[i] < 0) {
+			int err = -errno;
+
+			pr_err("no hblb state in %s (%s: %s): start 'hblb daemon' first, or give --pin-dir",
+			       p->dir, names[i], strerror(-err));
+			pins_close(p);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void pins_close(struct pins *p)
+{
+	int *fds[] = { &p->cfg_svcs, &p->cfg_bes, &p->cfg_gen, &p->services, &p->backends,
+		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
+		       &p->svc_gen, &p->lock_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/* The lock is on the configuration generation's pin: the daemon holds the
+ * directory's lock for its life, so writers need one of their own. */
+int pins_lock(struct pins *p)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, HBLB_MAP_CFG_GEN);
+	p->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->lock_fd < 0 || flock(p->lock_fd, LOCK_EX)) {
+		int err = -errno;
+
+		pr_err("cannot lock the configuration in %s: %s", p->dir, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int pins_bump(struct pins *p)
+{
+	__u32 zero = 0;
+	__u64 gen = 0;
+
+	bpf_map_lookup_elem(p->cfg_gen, &zero, &gen);
+	gen++;
+	if (bpf_map_update_elem(p->cfg_gen, &zero, &gen, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+bool daemon_running(const struct pins *p)
+{
+	int fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+int parse_uint(const char *s, const char *what, __u32 min, __u32 max, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *s == '-' || errno || *end || v < min || v > max) {
+		pr_err("%s '%s' is not a number from %u to %u", what, s, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int parse_ipv4(const char *s, __be32 *addr)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		pr_err("'%s' is not an IPv4 address (dotted quad, e.g. 198.18.0.10)", s);
+		return -EINVAL;
+	}
+	*addr = a.s_addr;
+	return 0;
+}
+
+int parse_service(const char *s, struct hblb_service_key *k)
+{
+	char buf[64], *colon, *slash;
+	__u32 port;
+
+	memset(k, 0, sizeof(*k));
+	if (strlen(s) >= sizeof(buf)) {
+		pr_err("service '%s' is too long: use ADDR:PORT[/tcp|/udp]", s);
+		return -EINVAL;
+	}
+	strcpy(buf, s);
+	colon = strrchr(buf, ':');
+	if (!colon) {
+		pr_err("service '%s' has no port: use ADDR:PORT[/tcp|/udp], e.g. 198.18.0.100:80/tcp", s);
+		return -EINVAL;
+	}
+	*colon = 0;
+	slash = strchr(colon + 1, '/');
+	k->proto = IPPROTO_TCP;
+	if (slash) {
+		*slash = 0;
+		if (!strcmp(slash + 1, "udp"))
+			k->proto = IPPROTO_UDP;
+		else if (strcmp(slash + 1, "tcp")) {
+			pr_err("service protocol '%s' is neither tcp nor udp", slash + 1);
+			return -EINVAL;
+		}
+	}
+	if (parse_ipv4(buf, &k->vip) || parse_uint(colon + 1, "port", 1, 65535, &port))
+		return -EINVAL;
+	k->port = htons(port);
+	return 0;
+}
+
+int parse_mac(const char *s, __u8 *mac)
+{
+	unsigned int m[6];
+	char extra;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+		   &extra) != 6 || strlen(s) != 17) {
+		pr_err("'%s' is not a MAC address (six hex pairs, e.g. 02:00:00:00:00:0a)", s);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++)
+		mac[i] = m[i];
+	if (mac[0] & 1) {
+		pr_err("'%s' is a multicast MAC: a backend needs its own unicast address", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const char *ipv4_str(__be32 addr, char *buf, size_t len)
+{
+	inet_ntop(AF_INET, &addr, buf, len);
+	return buf;
+}
+
+const char *service_str(const struct hblb_service_key *k, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s:%u/%s", ipv4_str(k->vip, a, sizeof(a)), ntohs(k->port),
+		 k->proto == IPPROTO_UDP ? "udp" : "tcp");
+	return buf;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_sep(struct json *j, const char *key)
+{
+	if (!j->first[j->depth])
+		fputc(',', j->f);
+	j->first[j->depth] = false;
+	if (j->pretty) {
+		/* depth counts from -1 at the top: members sit one level in */
+		fputc('\n', j->f);
+		for (int i = 0; i <= j->depth; i++)
+			fputs("  ", j->f);
+	}
+	if (key) {
+		fprintf(j->f, "\"%s\":", key);
+		if (j->pretty)
+			fputc(' ', j->f);
+	}
+}
+
+static void json_open(struct json *j, const char *key, char c)
+{
+	if (j->depth >= 0)
+		json_sep(j, key);
+	fputc(c, j->f);
+	j->depth++;
+	j->first[j->depth] = true;
+}
+
+static void json_close(struct json *j, char c)
+{
+	bool empty = j->first[j->depth];
+
+	j->depth--;
+	if (j->pretty && !empty) {
+		fputc('\n', j->f);
+		for (int i = 0; i <= j->depth; i++)
+			fputs("  ", j->f);
+	}
+	fputc(c, j->f);
+}
+
+void json_begin(struct json *j, bool pretty)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = stdout;
+	j->pretty = pretty;
+	j->depth = -1;
+}
+
+void json_end(struct json *j)
+{
+	fputc('\n', j->f);
+}
+
+void json_obj_open(struct json *j, const char *key) { json_open(j, key, '{'); }
+void json_obj_close(struct json *j) { json_close(j, '}'); }
+void json_arr_open(struct json *j, const char *key) { json_open(j, key, '['); }
+void json_arr_close(struct json *j) { json_close(j, ']'); }
+
+void json_str(struct json *j, const char *key, const char *val)
+{
+	json_sep(j, key);
+	fputc('"', j->f);
+	for (const char *c = val; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(j->f, "\\%c", *c);
+		else if ((unsigned char)*c < 0x20)
+			fprintf(j->f, "\\u%04x", *c);
+		else
+			fputc(*c, j->f);
+	}
+	fputc('"', j->f);
+}
+
+void json_u64(struct json *j, const char *key, unsigned long long val)
+{
+	json_sep(j, key);
+	fprintf(j->f, "%llu", val);
+}
+
+void json_bool(struct json *j, const char *key, bool val)
+{
+	json_sep(j, key);
+	fputs(val ? "true" : "false", j->f);
+}
