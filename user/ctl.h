@@ -28,7 +28,9 @@ struct ctl_opts {
 struct ctl_real {
 	__be32 addr;
 	__u32 refs;                     /* backends using this real; 0: free */
-	struct hblb_hb_record hb;       /* summed over CPUs at the last tick */
+	struct hblb_hb_record hb;       /* summed over CPUs at its last read */
+	__u64 next_read;                /* when its record must be read again */
+	__u64 read_tick;                /* the tick that last read it */
 };
 
 struct ctl_backend {
@@ -47,9 +49,17 @@ struct ctl_backend {
 	bool pending_clear;             /* removed: clear its record after the tables */
 };
 
+struct ctl_member {
+	__u32 id, weight;
+};
+
 struct ctl_service {
 	bool used;
 	bool dirty;                     /* table must be rebuilt */
+	bool exact_pending;             /* a patched table is live: rebuild exactly soon */
+	__u64 patched_tick;             /* not in the tick that patched it */
+	struct ctl_member *members;     /* the usable set of the live table, by id */
+	__u32 n_members;
 	bool kept_last;                 /* fail-open: all down, last table kept */
 	struct hblb_service_key key;
 	struct hblb_cfg_service cfg;
@@ -59,6 +69,8 @@ struct ctl_service {
 struct ctl_stats {
 	__u64 installs;                 /* tables installed */
 	__u64 last_install_ns;          /* build + install of the last tick's tables */
+	__u64 patched;                  /* tables patched on a backend's death */
+	__u64 hb_reads;                 /* heartbeat records read */
 	__u64 state_changes;
 };
 
@@ -69,6 +81,20 @@ struct ctl {
 	struct ctl_backend *bes;        /* [HBLB_MAX_BACKENDS] */
 	struct ctl_real *reals;         /* [HBLB_MAX_REALS] */
 	__u32 reals_hi;                 /* highest real id in use + 1 */
+	/* Compact views so an idle tick touches a few bytes per backend:
+	 * the ids in use, and when each must be evaluated again. */
+	__u32 *live;
+	__u32 n_live;
+	__u64 *next_eval;               /* [HBLB_MAX_BACKENDS] */
+	__u32 *be_real;                 /* [HBLB_MAX_BACKENDS] real id of each */
+	__u32 *be_svc;                  /* [HBLB_MAX_BACKENDS] service id of each */
+	__u32 *be_usable_w;             /* [HBLB_MAX_BACKENDS] weight if it belongs in tables, else 0 */
+	__u32 *to_down;                 /* scratch: ids to withdraw after the tables */
+	__u32 *pending;                 /* removed ids whose records await clearing */
+	__u32 n_pending;
+	__u64 tick_no;
+	bool *in_set;                   /* scratch: [HBLB_MAX_BACKENDS] */
+	struct ctl_member *scratch_members;
 	__u64 cfg_gen;
 	bool cfg_seen;
 	struct maglev_ws ws;
