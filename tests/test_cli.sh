@@ -83,6 +83,18 @@ expect_err "bad service syntax before anything" "no port" hb service add 198.18.
 DAEMON=$!
 for _ in $(seq 50); do [[ -e $PIN/hblb_cfg_gen ]] && break; sleep 0.1; done
 
+# ---- environment ------------------------------------------------------------------
+if command -v setpriv >/dev/null; then
+	expect_err "not root" "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$HBLB" --pin-dir "$PIN" service list
+fi
+# bpffs unmounted in a private mount namespace only: the host keeps it
+out=$(unshare --mount -- sh -c "umount /sys/fs/bpf && \"$HBLB\" --pin-dir $PIN service list" 2>&1); rc=$?
+if ((rc != 0)) && grep -q "bpffs is not mounted" <<<"$out"; then
+	ok "bpffs not mounted: clear message"
+else
+	fail "bpffs not mounted" "exit $rc: $out"
+fi
+
 # ---- services ----------------------------------------------------------------------
 expect_ok "service add tcp" hb service add 198.18.0.100:80
 expect_ok "service add udp fail-closed" hb service add 198.18.0.100:53/udp fail-closed
@@ -169,6 +181,12 @@ if [[ $(hb -j backend list | python3 -c 'import json,sys; print(sum(1 for x in j
 else
 	fail "no backend left of the deleted service"
 fi
+
+# ---- a full map ---------------------------------------------------------------------
+n=$(hb -j service list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+for i in $(seq $((n + 1)) 64); do hb service add 198.18.1.$i:80 >/dev/null 2>&1; done
+expect_err "service map full" "all 64 services" hb service add 198.18.3.1:80
+for i in $(seq $((n + 1)) 64); do hb service del 198.18.1.$i:80 >/dev/null 2>&1; done
 
 # ---- interfaces --------------------------------------------------------------------------
 expect_err "attach to a missing interface" "no interface" hb attach nosuchdev0
