@@ -49,6 +49,7 @@
 #include <bpf/libbpf.h>
 #include "ctl.h"
 #include "log.h"
+#include "bench_report.h"
 
 #define TABLE_SIZE      HBLB_TABLE_SIZE_DEFAULT
 #define MAX_SERVICES    128
@@ -733,129 +734,6 @@ out:
 
 /* ---- report -------------------------------------------------------------------- */
 
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
-static const char *skip_string(const char *p)
-{
-	for (p++; *p && *p != '"'; p++)
-		if (*p == '\\' && p[1])
-			p++;
-	return *p == '"' ? p + 1 : NULL;
-}
-
-/* Past one JSON value (not validated beyond its nesting), or NULL. */
-static const char *skip_value(const char *p)
-{
-	int depth = 0;
-
-	if (*p == '"')
-		return skip_string(p);
-	if (*p != '{' && *p != '[') {
-		while (*p && !strchr(",}] \t\r\n", *p))
-			p++;
-		return p;
-	}
-	do {
-		if (*p == '"') {
-			p = skip_string(p);
-			if (!p)
-				return NULL;
-			continue;
-		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']')
-			depth--;
-		else if (*p == '\0')
-			return NULL;
-		p++;
-	} while (depth > 0);
-	return p;
-}
-
-/* Writes the top-level members of the JSON object `in` other than
- * "controller"; false if `in` is not an object this can take apart. */
-static bool copy_other_members(const char *in, FILE *out, int *written)
-{
-	static const char own[] = "\"controller\"";
-	const char *p = skip_ws(in);
-
-	if (*p++ != '{')
-		return false;
-	p = skip_ws(p);
-	if (*p == '}')
-		return *skip_ws(p + 1) == '\0';
-	for (;;) {
-		const char *key = p, *key_end, *val, *val_end;
-
-		if (*p != '"' || !(key_end = skip_string(p)))
-			return false;
-		p = skip_ws(key_end);
-		if (*p++ != ':')
-			return false;
-		val = skip_ws(p);
-		val_end = skip_value(val);
-		if (!val_end || val_end == val)
-			return false;
-		if (!(key_end - key == sizeof(own) - 1 && !memcmp(key, own, sizeof(own) - 1))) {
-			fprintf(out, "%s  %.*s: %.*s", *written ? ",\n" : "",
-				(int)(key_end - key), key, (int)(val_end - val), val);
-			(*written)++;
-		}
-		p = skip_ws(val_end);
-		if (*p == '}')
-			return *skip_ws(p + 1) == '\0';
-		if (*p++ != ',')
-			return false;
-		p = skip_ws(p);
-	}
-}
-
-static char *read_whole(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc(len + 1))) {
-		if (fread(buf, 1, len, f) != (size_t)len) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[len] = '\0';
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
-static int mkdir_parents(const char *path)
-{
-	char tmp[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 struct report {
 	int runs;
 	double idle_s;
@@ -882,57 +760,23 @@ static void json_controller(FILE *f, const struct report *r)
 	fprintf(f, "  }");
 }
 
-/* Replaces the "controller" member of `path` and keeps the others
- * verbatim (the file bench_datapath writes); through a temporary file and
- * a rename, so a reader never sees half a report. */
+static void controller_member(FILE *f, const void *arg)
+{
+	json_controller(f, arg);
+}
+
+/* Replaces the "controller" member of the report in `path`'s directory. */
 static int write_report(const char *path, const struct report *r)
 {
-	char tmp[4200];
-	int written = 0, err;
-	char *old;
-	FILE *f;
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
 
-	err = mkdir_parents(path);
-	if (err) {
-		fail("cannot create the directories of %s: %s", path, strerror(-err));
-		return err;
+	if (!slash || strcmp(slash + 1, "report.json")) {
+		fail("--json wants a path ending in /report.json (the shared report), not %s", path);
+		return -EINVAL;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		err = -errno;
-		fail("cannot write %s: %s", tmp, strerror(-err));
-		return err;
-	}
-	fprintf(f, "{\n");
-	old = read_whole(path);
-	if (old && !copy_other_members(old, f, &written)) {
-		fail("%s is not a JSON object this tool can merge into: replacing it", path);
-		rewind(f);
-		if (ftruncate(fileno(f), 0))
-			fail("cannot truncate %s", tmp);
-		fprintf(f, "{\n");
-		written = 0;
-	}
-	free(old);
-	if (written)
-		fprintf(f, ",\n");
-	json_controller(f, r);
-	fprintf(f, "\n}\n");
-	if (fclose(f)) {
-		err = -errno;
-		fail("cannot write %s: %s", tmp, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	if (rename(tmp, path)) {
-		err = -errno;
-		fail("cannot rename %s to %s: %s", tmp, path, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	printf("report: %s\n", path);
-	return 0;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return report_merge(dir, "controller", controller_member, r);
 }
 
 static void row(const char *name, const struct samples *s, double target, const char *unit)

@@ -30,6 +30,7 @@
 #include "loader.h"
 #include "log.h"
 #include "packets.h"
+#include "bench_report.h"
 #include "floor_pass.skel.h"
 #include "floor_tx.skel.h"
 
@@ -496,133 +497,6 @@ static int prepare_many_flows(struct hblb *h, struct bench_case *c, struct many_
 
 /* ---- report ------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path)
-{
-	char tmp[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = saved;
-		if (!saved)
-			return 0;
-	}
-}
-
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
-static const char *skip_string(const char *p)
-{
-	for (p++; *p && *p != '"'; p++)
-		if (*p == '\\' && p[1])
-			p++;
-	return *p == '"' ? p + 1 : NULL;
-}
-
-/* Past one JSON value (not validated beyond its nesting), or NULL. */
-static const char *skip_value(const char *p)
-{
-	int depth = 0;
-
-	if (*p == '"')
-		return skip_string(p);
-	if (*p != '{' && *p != '[') {
-		/* number or literal */
-		while (*p && !strchr(",}] \t\r\n", *p))
-			p++;
-		return p;
-	}
-	do {
-		if (*p == '"') {
-			p = skip_string(p);
-			if (!p)
-				return NULL;
-			continue;
-		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']')
-			depth--;
-		else if (*p == '\0')
-			return NULL;
-		p++;
-	} while (depth > 0);
-	return p;
-}
-
-/* Writes the top-level members of the JSON object `in`, other than
- * "datapath", as ",\n"-separated "key": value text; false if `in` is not
- * an object this can take apart (the caller then starts a new file). */
-static bool copy_other_members(const char *in, FILE *out, int *written)
-{
-	const char *p = skip_ws(in);
-
-	if (*p++ != '{')
-		return false;
-	p = skip_ws(p);
-	if (*p == '}')
-		return *skip_ws(p + 1) == '\0';
-	for (;;) {
-		const char *key = p, *key_end, *val, *val_end;
-
-		if (*p != '"' || !(key_end = skip_string(p)))
-			return false;
-		p = skip_ws(key_end);
-		if (*p++ != ':')
-			return false;
-		val = skip_ws(p);
-		val_end = skip_value(val);
-		if (!val_end || val_end == val)
-			return false;
-		if (!(key_end - key == 10 && !memcmp(key, "\"datapath\"", 10))) {
-			fprintf(out, "%s  %.*s: %.*s", *written ? ",\n" : "",
-				(int)(key_end - key), key, (int)(val_end - val), val);
-			(*written)++;
-		}
-		p = skip_ws(val_end);
-		if (*p == '}')
-			return *skip_ws(p + 1) == '\0';
-		if (*p++ != ',')
-			return false;
-		p = skip_ws(p);
-	}
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc(len + 1))) {
-		if (fread(buf, 1, len, f) != (size_t)len) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[len] = '\0';
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 struct report {
 	__u32 repeat;
 	int runs;
@@ -685,62 +559,25 @@ static void json_datapath(FILE *f, const struct report *r,
 	fprintf(f, "\n    }\n  }");
 }
 
-/* Replaces the "datapath" member of <out>/report.json and keeps the others
- * verbatim, so other benchmarks can share the file; a file it cannot take
- * apart is replaced whole (with a warning). Written to a temporary file and
- * renamed, so a reader never sees half a report; two writers running at
- * once would lose one's update (this is the only writer today). */
+struct datapath_member {
+	const struct report *r;
+	const struct bench_case *cases;
+	int ncases;
+};
+
+static void datapath_member(FILE *f, const void *arg)
+{
+	const struct datapath_member *m = arg;
+
+	json_datapath(f, m->r, m->cases, m->ncases);
+}
+
 static int write_report(const char *out_dir, const struct report *r,
 			const struct bench_case *cases, int ncases)
 {
-	char path[4096], tmp[4200];
-	char *old;
-	int written = 0, err;
-	FILE *f;
+	struct datapath_member m = { r, cases, ncases };
 
-	err = mkdir_p(out_dir);
-	if (err) {
-		pr_err("cannot create %s: %s", out_dir, strerror(-err));
-		return err;
-	}
-	snprintf(path, sizeof(path), "%s/report.json", out_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		err = -errno;
-		pr_err("cannot write %s: %s", tmp, strerror(-err));
-		return err;
-	}
-	fprintf(f, "{\n");
-	old = read_file(path);
-	if (old && !copy_other_members(old, f, &written)) {
-		pr_warn("%s is not a JSON object this tool can merge into: replacing it", path);
-		/* start again: the partial copy is in f */
-		rewind(f);
-		if (ftruncate(fileno(f), 0))
-			pr_warn("cannot truncate %s", tmp);
-		fprintf(f, "{\n");
-		written = 0;
-	}
-	free(old);
-	if (written)
-		fprintf(f, ",\n");
-	json_datapath(f, r, cases, ncases);
-	fprintf(f, "\n}\n");
-	if (fclose(f)) {
-		err = -errno;
-		pr_err("cannot write %s: %s", tmp, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	if (rename(tmp, path)) {
-		err = -errno;
-		pr_err("cannot rename %s to %s: %s", tmp, path, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	printf("report: %s\n", path);
-	return 0;
+	return report_merge(out_dir, "datapath", datapath_member, &m);
 }
 
 static void print_table(const struct bench_case *cases, int ncases,

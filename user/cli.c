@@ -90,6 +90,18 @@ int pins_lock(struct pins *p)
 	return 0;
 }
 
+int pins_open_locked(struct pins *p, const struct global_opts *g)
+{
+	int err = pins_open(p, g);
+
+	if (err)
+		return err;
+	err = pins_lock(p);
+	if (err)
+		pins_close(p);
+	return err;
+}
+
 int pins_bump(struct pins *p)
 {
 	__u32 zero = 0;

@@ -33,6 +33,9 @@ void pins_close(struct pins *p);
 /* Serialises configuration writers (other CLI processes); held until
  * pins_close. */
 int pins_lock(struct pins *p);
+/* pins_open, then pins_lock: what every configuration change starts with.
+ * On failure nothing is left open. */
+int pins_open_locked(struct pins *p, const struct global_opts *g);
 /* Tells the daemon the configuration changed. */
 int pins_bump(struct pins *p);
 /* Whether a daemon holds the pin directory. */

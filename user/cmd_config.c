@@ -67,12 +67,9 @@ static int service_add(int argc, char **argv, struct global_opts *g)
 			return -EINVAL;
 		}
 	}
-	err = pins_open(&p, g);
+	err = pins_open_locked(&p, g);
 	if (err)
 		return err;
-	err = pins_lock(&p);
-	if (err)
-		goto out;
 	if (bpf_map_lookup_elem(p.cfg_svcs, &k, &(struct hblb_cfg_service){ 0 }) == 0) {
 		pr_err("service %s already exists", service_str(&k, name, sizeof(name)));
 		err = -EEXIST;
@@ -112,12 +109,9 @@ static int service_del(int argc, char **argv, struct global_opts *g)
 	}
 	if (parse_service(argv[0], &k))
 		return -EINVAL;
-	err = pins_open(&p, g);
+	err = pins_open_locked(&p, g);
 	if (err)
 		return err;
-	err = pins_lock(&p);
-	if (err)
-		goto out;
 	if (bpf_map_lookup_elem(p.cfg_svcs, &k, &v)) {
 		pr_err("no service %s: see 'hblb service list'", service_str(&k, name, sizeof(name)));
 		err = -ENOENT;
@@ -331,12 +325,9 @@ static int backend_add(int argc, char **argv, struct global_opts *g)
 	if (backend_key(argc, argv, &k, BACKEND_ADD_USAGE) ||
 	    parse_backend_opts(argc - 2, argv + 2, &v))
 		return -EINVAL;
-	err = pins_open(&p, g);
+	err = pins_open_locked(&p, g);
 	if (err)
 		return err;
-	err = pins_lock(&p);
-	if (err)
-		goto out;
 	if (bpf_map_lookup_elem(p.cfg_svcs, &k.service, &(struct hblb_cfg_service){ 0 })) {
 		pr_err("no service %s: add it first with 'hblb service add'",
 		       service_str(&k.service, name, sizeof(name)));
@@ -381,12 +372,9 @@ static int backend_change(int argc, char **argv, struct global_opts *g, const ch
 		pr_err("unexpected argument '%s': usage: %s", argv[2], usage);
 		return -EINVAL;
 	}
-	err = pins_open(&p, g);
+	err = pins_open_locked(&p, g);
 	if (err)
 		return err;
-	err = pins_lock(&p);
-	if (err)
-		goto out;
 	if (bpf_map_lookup_elem(p.cfg_bes, &k, &v)) {
 		pr_err("no backend %s in service %s: see 'hblb backend list'",
 		       ipv4_str(k.addr, a, sizeof(a)), service_str(&k.service, name, sizeof(name)));
