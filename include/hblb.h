@@ -139,11 +139,15 @@ enum hblb_backend_state {
 	HBLB_BE_DRAINING = 2,   /* not in new tables; pinned flows stay */
 };
 
+enum hblb_backend_flags {
+	HBLB_BE_F_HELD = 1u << 0,       /* down because it flapped (for status; not read by XDP) */
+};
+
 struct hblb_backend {
 	__be32 addr;
 	__u8   mac[6];
 	__u8   state;           /* enum hblb_backend_state */
-	__u8   pad;
+	__u8   flags;           /* enum hblb_backend_flags */
 	__u32  service_id;
 	__u32  real_id;
 	/* The service this backend serves: a pinned flow is valid only while

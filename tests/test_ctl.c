@@ -404,6 +404,56 @@ static void test_restart_adopts(void)
 	test_end();
 }
 
+/* A backend that keeps flapping is held down, and its record says so. */
+static void test_flap_held(void)
+{
+	__u64 count = 0, steady = 0, t = 9000 * SEC_NS;
+	struct hblb_backend rec = { 0 };
+	struct ctl c;
+	int id;
+
+	test_begin("a flapping backend is held down and its record says held");
+	if (!CHECK_EQ(open_ctl(&c, t), 0)) {
+		test_end();
+		return;
+	}
+	cfg_service(&c, 80, 0);
+	cfg_backend(&c, 80, 0, 0, HBLB_BECFG_HEARTBEAT);
+	cfg_backend(&c, 80, 1, 0, HBLB_BECFG_HEARTBEAT);
+	/* up (2 beats) and down (4 s silent), again and again: more than the
+	 * default 5 changes in 60 s; backend 1 beats steadily throughout */
+	for (int cycle = 0; cycle < 4; cycle++) {
+		for (int i = 0; i < 2; i++, t += SEC_NS) {
+			heartbeat(&c, 0, ++count, t, 100);
+			heartbeat(&c, 1, ++steady, t, 100);
+			ctl_tick(&c, t, false);
+		}
+		for (int i = 0; i < 4; i++, t += SEC_NS) {
+			heartbeat(&c, 1, ++steady, t, 100);
+			ctl_tick(&c, t, false);
+		}
+	}
+	id = backend_id(&c, 80, 0);
+	CHECK(id >= 0, "backend 0 missing");
+	if (id >= 0)
+		bpf_map_lookup_elem(bpf_map__fd(c.h.skel->maps.hblb_backends), &id, &rec);
+	CHECK_EQ(c.bes[id].health.state, HEALTH_HELD);
+	CHECK_EQ(rec.state, HBLB_BE_DOWN);
+	CHECK(rec.flags & HBLB_BE_F_HELD, "record flags %#x lack HELD", rec.flags);
+	CHECK_EQ(dp_state(&c, 80, 1), HBLB_BE_UP);      /* the steady one is untouched */
+	/* beating steadily through the hold: up once it is over */
+	for (int i = 0; i < 40; i++, t += SEC_NS) {
+		heartbeat(&c, 0, ++count, t, 100);
+		ctl_tick(&c, t, false);
+	}
+	bpf_map_lookup_elem(bpf_map__fd(c.h.skel->maps.hblb_backends), &id, &rec);
+	CHECK_EQ(rec.state, HBLB_BE_UP);
+	CHECK(!(rec.flags & HBLB_BE_F_HELD), "still flagged held after the hold");
+	ctl_close(&c);
+	remove_pins();
+	test_end();
+}
+
 /*
  * Churn: one thread installs table after table, version v holding only
  * backend v % 4, while this thread sends new flows. Every packet must go
@@ -514,6 +564,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/hblb-test-ctl-%d", getpid());
 	test_liveness_and_tables();
 	test_restart_adopts();
+	test_flap_held();
 	test_churn();
 	remove_pins();
 	return test_summary("ctl");

@@ -407,7 +407,7 @@ static const char *be_state(const struct be_view *b)
 	switch (b->rec.state) {
 	case HBLB_BE_UP: return "up";
 	case HBLB_BE_DRAINING: return "draining";
-	default: return "down";
+	default: return b->rec.flags & HBLB_BE_F_HELD ? "held" : "down";
 	}
 }
 

@@ -67,6 +67,7 @@ struct be_row {
 	__u32 id;
 	__u32 slots;                    /* entries of the active table naming it */
 	__u8 dp_state;
+	bool held;
 	bool in_dp;
 };
 
@@ -290,6 +291,7 @@ static void match_dp_backends(struct status *st, const struct hblb_backend *recs
 		b->in_dp = true;
 		b->id = id;
 		b->dp_state = rec->state;
+		b->held = rec->flags & HBLB_BE_F_HELD;
 	}
 }
 
@@ -500,7 +502,7 @@ static const char *be_state(const struct be_row *b)
 	switch (b->dp_state) {
 	case HBLB_BE_UP: return "up";
 	case HBLB_BE_DRAINING: return "draining";
-	default: return "down";     /* also health's HELD: the data path has it down */
+	default: return b->held ? "held" : "down";  /* held: down after flapping */
 	}
 }
 

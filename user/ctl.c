@@ -72,12 +72,14 @@ static int write_backend(struct ctl *c, __u32 id, __u8 state)
 	struct hblb_backend rec = {
 		.addr = be->key.addr, .state = state, .service_id = be->svc_id,
 		.real_id = be->real_id, .service = be->key.service,
+		.flags = be->health.state == HEALTH_HELD ? HBLB_BE_F_HELD : 0,
 	};
 
 	memcpy(rec.mac, be->mac, 6);
 	if (bpf_map_update_elem(fd_of(c->h.skel->maps.hblb_backends), &id, &rec, BPF_ANY))
 		return -errno;
 	be->dp_state = state;
+	be->held = rec.flags & HBLB_BE_F_HELD;
 	return 0;
 }
 
@@ -288,9 +290,12 @@ static void resolve_mac(struct ctl_backend *be)
 
 static int find_backend(const struct ctl *c, const struct hblb_cfg_backend_key *k)
 {
-	for (__u32 id = 0; id < HBLB_MAX_BACKENDS; id++)
-		if (c->bes[id].used && memcmp(&c->bes[id].key, k, sizeof(*k)) == 0)
+	for (__u32 i = 0; i < c->n_live; i++) {
+		__u32 id = c->live[i];
+
+		if (!memcmp(&c->bes[id].key, k, sizeof(*k)))
 			return id;
+	}
 	return -ENOENT;
 }
 
@@ -478,9 +483,10 @@ static void sync_config(struct ctl *c, __u64 now)
 		if (id >= 0)
 			be_seen[id] = true;
 	}
-	for (id = 0; id < HBLB_MAX_BACKENDS; id++)
-		if (c->bes[id].used && !be_seen[id])
-			remove_backend(c, id, now);
+	/* from the end: remove_backend moves the last live id into the hole */
+	for (__u32 i = c->n_live; i-- > 0;)
+		if (!be_seen[c->live[i]])
+			remove_backend(c, c->live[i], now);
 out:
 	free(svc_seen);
 	free(be_seen);
@@ -853,6 +859,8 @@ static void evaluate(struct ctl *c, __u32 id, __u64 now, __u32 *n_down)
 	}
 	want = desired_state(be);
 	c->be_usable_w[id] = want == HBLB_BE_UP ? be->weight : 0;
+	if (want == be->dp_state && (be->health.state == HEALTH_HELD) != be->held)
+		write_backend(c, id, want);     /* only the flag changes: status shows it */
 	if (want != be->dp_state) {
 		c->svcs[be->svc_id].dirty = true;
 		if (want != HBLB_BE_DOWN)

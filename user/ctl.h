@@ -45,6 +45,7 @@ struct ctl_backend {
 	__u8 mac[6];
 	bool have_mac;
 	bool check_up;
+	bool held;                      /* as last written to its record */
 	__u64 freed_at;                 /* quarantine before the id is reused */
 	bool pending_clear;             /* removed: clear its record after the tables */
 };
