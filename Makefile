@@ -38,7 +38,7 @@ $(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 CLI_OBJS := $(BUILD)/cli.o $(BUILD)/cmd_config.o $(BUILD)/cmd_iface.o $(BUILD)/cmd_status.o \
-	    $(BUILD)/attach.o $(BUILD)/daemon.o
+	    $(BUILD)/attach.o $(BUILD)/daemon.o $(BUILD)/beat.o
 
 $(BUILD)/hblb: $(BUILD)/hblb.o $(CLI_OBJS) $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

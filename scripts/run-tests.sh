@@ -52,9 +52,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite checks "$BUILD/test_checks"
 	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
+	run_suite beat tests/test_beat.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli: need root (BPF, network namespaces): counted as 5 failures"
-	failed=$((failed + 5))
+	echo "=== datapath, ctl, checks, daemon, cli, beat: need root (BPF, network namespaces): counted as 6 failures"
+	failed=$((failed + 6))
 fi
 
 echo

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "beat.h"
 #include "commands.h"
 #include "daemon.h"
 #include "loader.h"
@@ -54,6 +55,7 @@ static const struct command top_commands[] = {
 	{ "detach", cmd_detach, "DEV   detach hblb's program from DEV" },
 	{ "status", cmd_status, "every service and backend at a glance, then counters" },
 	{ "daemon", cmd_daemon_run, "[OPTIONS]   the controller (see 'hblb daemon --help')" },
+	{ "beat", cmd_beat, "[OPTIONS]   send heartbeats from a backend (see 'hblb beat --help')" },
 	{ "verifier-stats", cmd_verifier_stats, "the verifier's instruction count for the program" },
 	{ "help", cmd_help, "this text" },
 	{ NULL, NULL, NULL },
@@ -102,7 +104,7 @@ static int run_command(const struct command *c, int argc, char **argv, struct gl
 {
 	/* `hblb OBJECT COMMAND help` and `--help` print the command's usage */
 	if (argc == 1 && (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) &&
-	    strcmp(c->name, "daemon")) {
+	    strcmp(c->name, "daemon") && strcmp(c->name, "beat")) {
 		printf("%s %s\n", c->name, c->help);
 		return 0;
 	}
