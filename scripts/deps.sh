@@ -4,7 +4,8 @@
 # and mounts bpffs if it is not mounted. Safe to run again.
 set -euo pipefail
 
-packages=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2)
+# curl and python3: the demo's client and HTTP servers, the CLI tests' JSON checks
+packages=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 curl python3)
 
 missing=()
 for p in "${packages[@]}"; do
