@@ -53,9 +53,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
+	run_suite system tests/test_system.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat: need root (BPF, network namespaces): counted as 6 failures"
-	failed=$((failed + 6))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, system: need root (BPF, network namespaces): counted as 7 failures"
+	failed=$((failed + 7))
 fi
 
 echo
