@@ -49,20 +49,6 @@ requests() {            # requests N: N new connections through the VIP, who ans
 	done | sort | uniq -c | sed 's/^/   /'
 }
 
-state_of() {            # state_of ADDR
-	hb -j backend list 2>/dev/null | python3 -c '
-import json, sys
-print(next((b["state"] for b in json.load(sys.stdin) if b["address"] == sys.argv[1]), "?"))' "$1"
-}
-
-wait_state() {          # wait_state ADDR STATE SECONDS
-	local until=$((SECONDS + $3))
-	while ((SECONDS <= until)); do
-		[[ $(state_of "$1") == "$2" ]] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 [[ -x $HBLB ]] || { echo "build/hblb is missing: run make first"; exit 1; }
 
@@ -93,7 +79,7 @@ for i in 1 2 3; do
 	hb backend add "$TOPO_VIP:80" "198.18.7.1$i" heartbeat || exit 1
 done
 for i in 1 2 3; do
-	wait_state "198.18.7.1$i" up 10 || { say "backend $i did not come up"; tail -5 "$WORK/daemon.log"; exit 1; }
+	topo_wait_state "198.18.7.1$i" up 10 || { say "backend $i did not come up"; tail -5 "$WORK/daemon.log"; exit 1; }
 done
 say "all three up after 2 heartbeats in a row each (rise 2)"
 
@@ -105,19 +91,19 @@ hb status
 step "backend 3 stops sending heartbeats"
 kill "${BEAT[3]}"; wait "${BEAT[3]}" 2>/dev/null; unset 'BEAT[3]'
 t0=$(date +%s%N)
-wait_state 198.18.7.13 down 10
+topo_wait_state 198.18.7.13 down 10
 say "down $((($(date +%s%N) - t0) / 1000000)) ms later (dead after 3 x $INTERVAL ms); its flows re-steer"
 requests 30
 
 step "backend 3 beats again"
 start_beat 3
-wait_state 198.18.7.13 up 10
+topo_wait_state 198.18.7.13 up 10
 say "back in the rotation after rise"
 requests 30
 
 step "hblb backend drain $TOPO_VIP:80 198.18.7.12: no new flows, established ones stay"
 hb backend drain "$TOPO_VIP:80" 198.18.7.12
-wait_state 198.18.7.12 draining 5
+topo_wait_state 198.18.7.12 draining 5
 requests 30
 hb status
 

@@ -58,3 +58,19 @@ topo_down() {           # topo_down PREFIX
 		ip netns del "$ns"
 	done
 }
+
+# hblb state, for scripts that define hb() (hblb with their pin directory)
+topo_state_of() {       # topo_state_of ADDR: a backend's state in `hblb backend list`
+	hb -j backend list 2>/dev/null | python3 -c '
+import json, sys
+print(next((b["state"] for b in json.load(sys.stdin) if b["address"] == sys.argv[1]), "?"))' "$1"
+}
+
+topo_wait_state() {     # topo_wait_state ADDR STATE SECONDS
+	local until=$((SECONDS + $3))
+	while ((SECONDS <= until)); do
+		[[ $(topo_state_of "$1") == "$2" ]] && return 0
+		sleep 0.02
+	done
+	return 1
+}

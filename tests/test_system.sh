@@ -66,20 +66,6 @@ for k, v in sorted(seen.items()):
 EOF
 }
 
-state_of() {
-	hb -j backend list 2>/dev/null | python3 -c '
-import json, sys
-print(next((b["state"] for b in json.load(sys.stdin) if b["address"] == sys.argv[1]), "?"))' "$1"
-}
-
-wait_state() {          # wait_state ADDR STATE SECONDS
-	local until=$((SECONDS + $3))
-	while ((SECONDS <= until)); do
-		[[ $(state_of "$1") == "$2" ]] && return 0
-		sleep 0.02
-	done
-	return 1
-}
 
 count_of() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2" | grep . || echo 0; }
 
@@ -94,7 +80,7 @@ for _ in $(seq 100); do [[ -e $PIN/hblb_cfg_gen ]] && break; sleep 0.05; done
 hb service add "$TOPO_VIP:80"
 for i in 1 2 3; do hb backend add "$TOPO_VIP:80" "198.18.7.1$i" heartbeat; done
 up=0
-for i in 1 2 3; do wait_state "198.18.7.1$i" up 10 && up=$((up + 1)); done
+for i in 1 2 3; do topo_wait_state "198.18.7.1$i" up 10 && up=$((up + 1)); done
 if ((up == 3)); then ok "three heartbeating backends up"; else fail "backends up" "$(tail -5 "$WORK/daemon.log")"; fi
 
 # 1: shares follow ready 10:20:30 (weights 1/6, 2/6, 3/6), within 5 points over 3000 connections
@@ -114,7 +100,7 @@ fi
 # 2: heartbeats stop: after dead-after no new connection reaches it
 kill "${BEAT[3]}"; wait "${BEAT[3]}" 2>/dev/null; unset 'BEAT[3]'
 t0=$(date +%s%N)
-if wait_state 198.18.7.13 down 5; then
+if topo_wait_state 198.18.7.13 down 5; then
 	echo "# backend 3 down $((($(date +%s%N) - t0) / 1000000)) ms after its beats stopped (dead-after 3 x $INTERVAL ms)"
 	out=$(connections 300)
 	if [[ $(count_of b3 "$out") == 0 && $(count_of none "$out") == 0 ]]; then
@@ -129,7 +115,7 @@ fi
 # 4: a backend added gets new flows
 start_backend 4 30
 hb backend add "$TOPO_VIP:80" 198.18.7.14 heartbeat
-if wait_state 198.18.7.14 up 10; then
+if topo_wait_state 198.18.7.14 up 10; then
 	out=$(connections 300)
 	if (($(count_of b4 "$out") > 30)) && [[ $(count_of none "$out") == 0 ]]; then
 		ok "added backend gets new flows ($(count_of b4 "$out") of 300)"

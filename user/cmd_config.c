@@ -28,13 +28,13 @@ static __u32 map_max_entries(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
 }
 
-static __u32 map_count(int fd, size_t key_size)
+/* Keys in a hash map whose keys fit in 64 bytes. */
+static __u32 map_count(int fd)
 {
 	char key[64], prev[64];
 	void *pk = NULL;
 	__u32 n = 0;
 
-	(void)key_size;
 	while (bpf_map_get_next_key(fd, pk, key) == 0) {
 		memcpy(prev, key, sizeof(key));
 		pk = prev;
@@ -75,7 +75,7 @@ static int service_add(int argc, char **argv, struct global_opts *g)
 		err = -EEXIST;
 		goto out;
 	}
-	if (map_count(p.cfg_svcs, sizeof(k)) >= map_max_entries(p.cfg_svcs)) {
+	if (map_count(p.cfg_svcs) >= map_max_entries(p.cfg_svcs)) {
 		pr_err("cannot add %s: all %u services are configured; delete one, or restart the daemon "
 		       "with a larger --max-services on fresh pins", service_str(&k, name, sizeof(name)),
 		       map_max_entries(p.cfg_svcs));

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include "ctl.h"
 #include "attach.h"
+#include "cli.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -89,21 +90,6 @@ static void usage(FILE *f)
 		HBLB_TABLE_SIZE_DEFAULT, HBLB_MAX_SERVICES, HBLB_FLOW_BUCKETS_DEFAULT);
 }
 
-static int parse_u32(const char *s, const char *what, __u32 min, __u32 max, __u32 *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		pr_err("%s '%s' is not a number from %u to %u", what, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 int cmd_daemon(int argc, char **argv, const char *pin_dir)
 {
 	static const struct option opts[] = {
@@ -161,16 +147,16 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 				co.health.learn_interval = true;
 				break;
 			}
-			if (parse_u32(optarg, "interval (ms)", 10, 600000, &v))
+			if (parse_uint(optarg, "interval (ms)", 10, 600000, &v))
 				return -EINVAL;
 			co.health.interval_ns = (__u64)v * 1000000;
 			break;
 		case 'r':
-			if (parse_u32(optarg, "rise", 1, 1000, &co.health.rise))
+			if (parse_uint(optarg, "rise", 1, 1000, &co.health.rise))
 				return -EINVAL;
 			break;
 		case 'd':
-			if (parse_u32(optarg, "dead-after", 1, 1000, &co.health.dead_after))
+			if (parse_uint(optarg, "dead-after", 1, 1000, &co.health.dead_after))
 				return -EINVAL;
 			break;
 		case 'u':
@@ -197,19 +183,19 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			co.fail_closed = true;
 			break;
 		case 't':
-			if (parse_u32(optarg, "tick (ms)", 1, 1000, &tick_ms))
+			if (parse_uint(optarg, "tick (ms)", 1, 1000, &tick_ms))
 				return -EINVAL;
 			break;
 		case 'T':
-			if (parse_u32(optarg, "table size", 3, 1u << 24, &lo.table_size))
+			if (parse_uint(optarg, "table size", 3, 1u << 24, &lo.table_size))
 				return -EINVAL;
 			break;
 		case 'S':
-			if (parse_u32(optarg, "max services", 1, 65536, &lo.max_services))
+			if (parse_uint(optarg, "max services", 1, 65536, &lo.max_services))
 				return -EINVAL;
 			break;
 		case 'B':
-			if (parse_u32(optarg, "flow buckets", 1, 1u << 24, &lo.flow_buckets))
+			if (parse_uint(optarg, "flow buckets", 1, 1u << 24, &lo.flow_buckets))
 				return -EINVAL;
 			break;
 		case 'h':
