@@ -20,10 +20,11 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 # skeletons and BPF objects are products, not disposable intermediates
 .SECONDARY:
 
-.PHONY: all deps test bench bench-datapath bench-maglev bench-ctl verifier-stats clean demo
+.PHONY: all deps test bench bench-quick bench-report bench-datapath bench-maglev bench-ctl \
+	bench-disruption verifier-stats clean demo
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
-     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl
+     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(BUILD)/bench_disruption
 
 $(BUILD):
 	mkdir -p $@
@@ -68,9 +69,6 @@ $(BUILD)/maglev.o: user/maglev.c user/maglev.h include/hblb.h | $(BUILD)
 $(BUILD)/test_maglev.o: tests/test_maglev.c user/maglev.h include/hblb.h tests/testing.h | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-$(BUILD)/bench_maglev.o: tests/bench_maglev.c user/maglev.h include/hblb.h | $(BUILD)
-	$(CC) $(CFLAGS) -Itests -c $< -o $@
-
 # liveness state machine and weights: pure user space
 $(BUILD)/health.o: user/health.c user/health.h include/hblb.h | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -100,8 +98,11 @@ $(BUILD)/test_ctl: $(BUILD)/test_ctl.o $(CTL_OBJS) $(LIB_OBJS)
 $(BUILD)/test_maglev: $(BUILD)/test_maglev.o $(BUILD)/maglev.o
 	$(CC) $(CFLAGS) $^ -o $@
 
-$(BUILD)/bench_maglev: $(BUILD)/bench_maglev.o $(BUILD)/maglev.o
-	$(CC) $(CFLAGS) $^ -o $@
+$(BUILD)/bench_maglev: $(BUILD)/bench_maglev.o $(BUILD)/maglev.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench_disruption: $(BUILD)/bench_disruption.o $(BUILD)/maglev.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
@@ -114,21 +115,56 @@ test: deps
 	$(MAKE) all
 	BUILD=$(BUILD) scripts/run-tests.sh
 
-bench-datapath: deps
+# ---- benchmarks ---------------------------------------------------------------
+# Each part is a target bench-<name> that writes $(BUILD)/bench/<part>.json as
+# {"<part>": {flat numeric figures}} and honours QUICK=1 (a small size, for
+# the smoke test). `make bench` runs every part in BENCH_PARTS one after the
+# other (they share the 2 cores: never in parallel), then bench-report merges
+# what they wrote into report.json, report.md and report.png. A part whose
+# target does not exist (not merged yet) is reported missing; one that fails
+# is reported failed, the others still run, and `make bench` then exits 1.
+BENCH_PARTS ?= datapath veth maglev disruption ctl failover hbscale http
+BENCH_DIR   := $(BUILD)/bench
+QUICK       ?=
+bench_quick  = $(if $(filter 1,$(QUICK)),--quick)
+
+bench-datapath: $(BUILD)/bench_datapath
+	$(BUILD)/bench_datapath $(bench_quick) --json $(BENCH_DIR)/datapath.json
+
+bench-maglev: $(BUILD)/bench_maglev
+	$(BUILD)/bench_maglev $(bench_quick) --json $(BENCH_DIR)/maglev.json
+
+bench-disruption: $(BUILD)/bench_disruption
+	$(BUILD)/bench_disruption --json $(BENCH_DIR)/disruption.json
+
+bench-ctl: $(BUILD)/bench_ctl
+	$(BUILD)/bench_ctl $(bench_quick) --json $(BENCH_DIR)/controller.json
+
+# parts.txt: one line per part, "<name> ok|failed|missing", for the report
+# and the smoke test; stale figures are removed first, so every figure in
+# the report comes from this run.
+bench bench-quick:
+	scripts/deps.sh --bench
 	$(MAKE) all
-	$(BUILD)/bench_datapath --out $(BUILD)/bench
+	@mkdir -p $(BENCH_DIR) && rm -f $(BENCH_DIR)/*.json $(BENCH_DIR)/parts.txt
+	@q=$(if $(filter bench-quick,$@),1,$(QUICK)); failed=; \
+	for p in $(BENCH_PARTS); do \
+		if ! $(MAKE) -s -n bench-$$p >/dev/null 2>&1; then \
+			echo "=== bench-$$p: no such target on this branch: missing"; \
+			echo "$$p missing" >>$(BENCH_DIR)/parts.txt; continue; \
+		fi; \
+		echo "=== bench-$$p"; \
+		if $(MAKE) --no-print-directory bench-$$p QUICK=$$q; then \
+			echo "$$p ok" >>$(BENCH_DIR)/parts.txt; \
+		else \
+			echo "$$p failed" >>$(BENCH_DIR)/parts.txt; failed="$$failed $$p"; \
+		fi; \
+	done; \
+	$(MAKE) --no-print-directory bench-report QUICK=$$q || failed="$$failed report"; \
+	if [ -n "$$failed" ]; then echo "bench: failed:$$failed" >&2; exit 1; fi
 
-bench-maglev: deps
-	$(MAKE) $(BUILD)/bench_maglev
-	mkdir -p $(BUILD)/bench
-	$(BUILD)/bench_maglev --json $(BUILD)/bench/maglev.json
-
-bench-ctl: deps
-	$(MAKE) $(BUILD)/bench_ctl
-	mkdir -p $(BUILD)/bench
-	$(BUILD)/bench_ctl --json $(BUILD)/bench/report.json
-
-bench: bench-datapath bench-maglev bench-ctl
+bench-report:
+	scripts/bench-report.py $(if $(filter 1,$(QUICK)),--quick) $(BENCH_DIR)
 
 verifier-stats: all
 	$(BUILD)/hblb verifier-stats

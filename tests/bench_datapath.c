@@ -497,87 +497,53 @@ static int prepare_many_flows(struct hblb *h, struct bench_case *c, struct many_
 
 /* ---- report ------------------------------------------------------------------ */
 
-struct report {
-	__u32 repeat;
-	int runs;
-	const struct bench_case *floor_pass, *floor_tx, *est, *many, *new_flow, *hb, *non_svc;
-	const struct many_flows_fill *fill;
-};
-
 static double ratio(const struct bench_case *c, const struct bench_case *floor)
 {
 	return floor->median > 0 ? c->median / floor->median : 0;
 }
 
-static void json_case(FILE *f, const char *key, const struct bench_case *c)
+/*
+ * {"datapath": {...}}: per case <name>_ns (median), <name>_min_ns and
+ * <name>_max_ns (the spread of the runs) and <name>_ratio (to floor_tx).
+ * A case that did not run, or ran another path than it names, has no
+ * figures: a time for the wrong path is no figure (counters_ok says so).
+ */
+static int write_json(const char *path, __u32 repeat, int runs, const struct bench_case *cases,
+		      int ncases, const struct bench_case *floor_tx,
+		      const struct bench_case *many, const struct many_flows_fill *fill)
 {
-	fprintf(f, "    \"%s_ns\": %.10g,\n", key, c->median);
-}
+	__u64 lookups = many->total[HBLB_R_FLOW_HIT] + many->total[HBLB_R_FLOW_NEW] +
+			many->total[HBLB_R_FLOW_RESTEER];
+	struct bench_json j;
+	bool ok = true;
+	int err;
 
-static void json_ratio(FILE *f, const char *key, const struct report *r, const struct bench_case *c)
-{
-	fprintf(f, "    \"%s_ratio\": %.3f,\n", key, ratio(c, r->floor_tx));
-}
-
-static void json_datapath(FILE *f, const struct report *r,
-			  const struct bench_case *cases, int ncases)
-{
-	fprintf(f, "  \"datapath\": {\n");
-	fprintf(f, "    \"repeat\": %u,\n    \"runs\": %d,\n", r->repeat, r->runs);
-	json_case(f, "floor_pass", r->floor_pass);
-	json_case(f, "floor_tx", r->floor_tx);
-	json_case(f, "established", r->est);
-	json_ratio(f, "established", r, r->est);
-	json_case(f, "established_1m_flows", r->many);
-	json_ratio(f, "established_1m_flows", r, r->many);
-	json_case(f, "new_flow", r->new_flow);
-	json_ratio(f, "new_flow", r, r->new_flow);
-	json_case(f, "heartbeat", r->hb);
-	json_ratio(f, "heartbeat", r, r->hb);
-	json_case(f, "non_service", r->non_svc);
-	fprintf(f, "    \"established_1m_flows_counters\": { "
-		   "\"prefill_new\": %llu, \"prefill_evict\": %llu, "
-		   "\"hit\": %llu, \"new\": %llu, \"evict\": %llu, \"resteer\": %llu },\n",
-		(unsigned long long)r->fill->new, (unsigned long long)r->fill->evict,
-		(unsigned long long)r->many->total[HBLB_R_FLOW_HIT],
-		(unsigned long long)r->many->total[HBLB_R_FLOW_NEW],
-		(unsigned long long)r->many->total[HBLB_R_FLOW_EVICT],
-		(unsigned long long)r->many->total[HBLB_R_FLOW_RESTEER]);
-	fprintf(f, "    \"cases\": {");
+	err = bench_json_open(&j, path, "datapath");
+	if (err)
+		return err;
+	bench_json_num(&j, repeat, "repeat");
+	bench_json_num(&j, runs, "runs");
 	for (int i = 0; i < ncases; i++) {
 		const struct bench_case *c = &cases[i];
 
-		fprintf(f, "%s\n      \"%s\": { \"median_ns\": %.10g, \"min_ns\": %u, \"max_ns\": %u, "
-			   "\"ratio\": %.3f, ", i ? "," : "", c->name, c->median, c->min, c->max,
-			ratio(c, r->floor_tx));
-		/* a time for the wrong path meets no target */
-		if (c->target > 0)
-			fprintf(f, "\"target_ratio\": %.1f, \"target_met\": %s, ", c->target,
-				c->bad ? "null" : ratio(c, r->floor_tx) <= c->target ? "true" : "false");
-		fprintf(f, "\"counters_ok\": %s }", c->bad ? "false" : "true");
+		if (c->err || c->bad) {
+			ok = false;
+			continue;
+		}
+		bench_json_num(&j, c->median, "%s_ns", c->name);
+		bench_json_num(&j, c->min, "%s_min_ns", c->name);
+		bench_json_num(&j, c->max, "%s_max_ns", c->name);
+		if (c != floor_tx)
+			bench_json_num(&j, ratio(c, floor_tx), "%s_ratio", c->name);
 	}
-	fprintf(f, "\n    }\n  }");
-}
-
-struct datapath_member {
-	const struct report *r;
-	const struct bench_case *cases;
-	int ncases;
-};
-
-static void datapath_member(FILE *f, const void *arg)
-{
-	const struct datapath_member *m = arg;
-
-	json_datapath(f, m->r, m->cases, m->ncases);
-}
-
-static int write_report(const char *out_dir, const struct report *r,
-			const struct bench_case *cases, int ncases)
-{
-	struct datapath_member m = { r, cases, ncases };
-
-	return report_merge(out_dir, "datapath", datapath_member, &m);
+	bench_json_num(&j, ok, "counters_ok");
+	/* how "established" the 1M-flow case was: its flows resident after
+	 * the pre-fill, and the share of its timed packets that hit */
+	bench_json_num(&j, fill->new - fill->evict, "established_1m_flows_resident");
+	if (lookups)
+		bench_json_num(&j, (double)many->total[HBLB_R_FLOW_HIT] / lookups,
+			       "established_1m_flows_hit_share");
+	return bench_json_close(&j);
 }
 
 static void print_table(const struct bench_case *cases, int ncases,
@@ -607,11 +573,11 @@ static void print_table(const struct bench_case *cases, int ncases,
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: bench_datapath [--repeat N] [--runs N] [--quick] [--out DIR] [-v]\n"
+	fprintf(f, "Usage: bench_datapath [--repeat N] [--runs N] [--quick] [--json FILE] [-v]\n"
 		   "  --repeat N   repetitions per timed run (default 1000000)\n"
 		   "  --runs N     timed runs per case, median and min/max reported (default 5, max %d)\n"
 		   "  --quick      --repeat 100000 --runs 3\n"
-		   "  --out DIR    where report.json goes (default build/bench)\n"
+		   "  --json FILE  write {\"datapath\": {...}} there (e.g. build/bench/datapath.json)\n"
 		   "  -v           debug messages, including libbpf's\n", MAX_RUNS);
 }
 
@@ -630,13 +596,13 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "runs", required_argument, NULL, 'n' },
 		{ "quick", no_argument, NULL, 'q' },
-		{ "out", required_argument, NULL, 'o' },
+		{ "json", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	unsigned long repeat = 0, runs = 0;
-	const char *out_dir = "build/bench";
+	const char *json = NULL;
 	struct floor_pass_bpf *fp = NULL;
 	struct floor_tx_bpf *ft = NULL;
 	struct hblb est = { 0 }, nf = { 0 }, many = { 0 };
@@ -662,8 +628,8 @@ int main(int argc, char **argv)
 		case 'q':
 			quick = true;
 			break;
-		case 'o':
-			out_dir = optarg;
+		case 'j':
+			json = optarg;
 			break;
 		case 'v':
 			verbose = 1;
@@ -737,11 +703,6 @@ int main(int argc, char **argv)
 		  .moved = REASONS(HBLB_R_PASS_NOT_SERVICE) },
 	};
 	const int ncases = sizeof(cases) / sizeof(cases[0]);
-	struct report rep = {
-		.repeat = repeat, .runs = runs, .fill = &fill,
-		.floor_pass = &cases[0], .floor_tx = &cases[1], .est = &cases[2], .many = &cases[3],
-		.new_flow = &cases[4], .hb = &cases[5], .non_svc = &cases[6],
-	};
 
 	err = prepare_established(&est, &cases[2]);
 	if (err) {
@@ -791,19 +752,20 @@ int main(int argc, char **argv)
 
 	printf("\n%u repetitions x %lu runs, kernel-reported ns per repetition\n",
 	       (unsigned)repeat, runs);
-	print_table(cases, ncases, rep.floor_tx);
+	print_table(cases, ncases, &cases[1]);
 	printf("\nestablished_1m_flows over the timed runs: "
 	       "%llu hits, %llu new (%llu evicting), %llu re-steered\n",
 	       (unsigned long long)cases[3].total[HBLB_R_FLOW_HIT],
 	       (unsigned long long)cases[3].total[HBLB_R_FLOW_NEW],
 	       (unsigned long long)cases[3].total[HBLB_R_FLOW_EVICT],
 	       (unsigned long long)cases[3].total[HBLB_R_FLOW_RESTEER]);
-	if (cases[1].err) {
-		pr_err("floor_tx did not run: no ratios");
+	if (cases[1].err || cases[1].bad) {
+		pr_err("floor_tx did not run as it should: no ratios");
 		err = -EPROTO;
 		goto out;
 	}
-	err = write_report(out_dir, &rep, cases, ncases);
+	if (json)
+		err = write_json(json, repeat, runs, cases, ncases, &cases[1], &cases[3], &fill);
 out:
 	hblb_close(&many);
 	hblb_close(&nf);

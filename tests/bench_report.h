@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * bench_report.h - build/bench/report.json is shared by the benchmarks:
- * each replaces its own top-level member and keeps the others verbatim.
+ * bench_report.h - each benchmark part writes its figures to its own file,
+ * build/bench/<part>.json, as {"<part>": {"key": number, ...}}: one flat
+ * object of numbers, so scripts/bench-report.py can merge every part into
+ * report.json/.md/.png without knowing how a part was measured. Written to
+ * a temporary file and renamed, so a part that fails half-way leaves no
+ * half file behind (the report then lists the part as missing).
  * Included by one benchmark source each (static functions).
  */
 #ifndef HBLB_BENCH_REPORT_H
 #define HBLB_BENCH_REPORT_H
 
 #include <errno.h>
-#include <stdbool.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "log.h"
 
-static int mkdir_p(const char *path)
+struct bench_json {
+	FILE *f;
+	char path[4096];
+	char tmp[4200];
+	int n;              /* members written */
+};
+
+static int bench_mkdir_p(const char *path)
 {
 	char tmp[4096];
 	size_t len = strlen(path);
@@ -38,171 +48,74 @@ static int mkdir_p(const char *path)
 	}
 }
 
-static const char *skip_ws(const char *p)
+/* Starts `path` (its directory is created) with the member `part`. */
+static int bench_json_open(struct bench_json *j, const char *path, const char *part)
 {
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
+	const char *slash = strrchr(path, '/');
+	int err;
 
-static const char *skip_string(const char *p)
-{
-	for (p++; *p && *p != '"'; p++)
-		if (*p == '\\' && p[1])
-			p++;
-	return *p == '"' ? p + 1 : NULL;
-}
+	memset(j, 0, sizeof(*j));
+	if (strlen(path) >= sizeof(j->path))
+		return -ENAMETOOLONG;
+	if (slash && slash != path) {
+		char dir[4096];
 
-/* Past one JSON value (not validated beyond its nesting), or NULL. */
-static const char *skip_value(const char *p)
-{
-	int depth = 0;
-
-	if (*p == '"')
-		return skip_string(p);
-	if (*p != '{' && *p != '[') {
-		/* number or literal */
-		while (*p && !strchr(",}] \t\r\n", *p))
-			p++;
-		return p;
-	}
-	do {
-		if (*p == '"') {
-			p = skip_string(p);
-			if (!p)
-				return NULL;
-			continue;
-		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']')
-			depth--;
-		else if (*p == '\0')
-			return NULL;
-		p++;
-	} while (depth > 0);
-	return p;
-}
-
-/* Writes the top-level members of the JSON object `in`, other than `skip`,
- * as ",\n"-separated "key": value text; false if `in` is not an object
- * this can take apart (the caller then starts a new file). */
-static bool copy_other_members(const char *in, FILE *out, int *written, const char *skip)
-{
-	const char *p = skip_ws(in);
-
-	if (*p++ != '{')
-		return false;
-	p = skip_ws(p);
-	if (*p == '}')
-		return *skip_ws(p + 1) == '\0';
-	for (;;) {
-		const char *key = p, *key_end, *val, *val_end;
-
-		if (*p != '"' || !(key_end = skip_string(p)))
-			return false;
-		p = skip_ws(key_end);
-		if (*p++ != ':')
-			return false;
-		val = skip_ws(p);
-		val_end = skip_value(val);
-		if (!val_end || val_end == val)
-			return false;
-		if (!((size_t)(key_end - key) == strlen(skip) + 2 &&
-		      !memcmp(key + 1, skip, strlen(skip)))) {
-			fprintf(out, "%s  %.*s: %.*s", *written ? ",\n" : "",
-				(int)(key_end - key), key, (int)(val_end - val), val);
-			(*written)++;
-		}
-		p = skip_ws(val_end);
-		if (*p == '}')
-			return *skip_ws(p + 1) == '\0';
-		if (*p++ != ',')
-			return false;
-		p = skip_ws(p);
-	}
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc(len + 1))) {
-		if (fread(buf, 1, len, f) != (size_t)len) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[len] = '\0';
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		err = bench_mkdir_p(dir);
+		if (err) {
+			fprintf(stderr, "cannot create %s: %s\n", dir, strerror(-err));
+			return err;
 		}
 	}
-	fclose(f);
-	return buf;
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	snprintf(j->tmp, sizeof(j->tmp), "%s.tmp", path);
+	j->f = fopen(j->tmp, "w");
+	if (!j->f) {
+		err = -errno;
+		fprintf(stderr, "cannot write %s: %s\n", j->tmp, strerror(-err));
+		return err;
+	}
+	fprintf(j->f, "{\"%s\": {", part);
+	return 0;
 }
 
-/* Prints the member, e.g. `  "datapath": { ... }`, without a trailing comma. */
-typedef void (*report_member_fn)(FILE *f, const void *arg);
+/* One figure; the key is printf-formatted. JSON has no NaN or infinity: such
+ * a value is left out (the report then shows the figure as missing). */
+static void bench_json_num(struct bench_json *j, double v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-/*
- * Replaces the member `key` of <dir>/report.json with what `fn` prints and
- * keeps the others verbatim; a file it cannot take apart is replaced whole
- * (with a warning). Written to a temporary file and renamed, so a reader
- * never sees half a report; two benchmarks writing at once would lose one
- * update (make runs them one after the other).
- */
-static int report_merge(const char *dir, const char *key, report_member_fn fn, const void *arg)
+static void bench_json_num(struct bench_json *j, double v, const char *fmt, ...)
 {
-	char path[4096], tmp[4200];
-	int written = 0, err;
-	char *old;
-	FILE *f;
+	char key[128];
+	va_list ap;
 
-	err = mkdir_p(dir);
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof(key), fmt, ap);
+	va_end(ap);
+	if (!isfinite(v)) {
+		fprintf(stderr, "%s: %s is not a finite number: left out\n", j->path, key);
+		return;
+	}
+	fprintf(j->f, "%s\n  \"%s\": %.10g", j->n++ ? "," : "", key, v);
+}
+
+/* Ends the object and renames the file into place. */
+static int bench_json_close(struct bench_json *j)
+{
+	int err = 0;
+
+	fprintf(j->f, "\n}}\n");
+	if (fclose(j->f))
+		err = -errno;
+	j->f = NULL;
+	if (!err && rename(j->tmp, j->path))
+		err = -errno;
 	if (err) {
-		pr_err("cannot create %s: %s", dir, strerror(-err));
+		fprintf(stderr, "cannot write %s: %s\n", j->path, strerror(-err));
+		unlink(j->tmp);
 		return err;
 	}
-	snprintf(path, sizeof(path), "%s/report.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		err = -errno;
-		pr_err("cannot write %s: %s", tmp, strerror(-err));
-		return err;
-	}
-	fprintf(f, "{\n");
-	old = read_file(path);
-	if (old && !copy_other_members(old, f, &written, key)) {
-		pr_warn("%s is not a JSON object this tool can merge into: replacing it", path);
-		/* start again: the partial copy is in f */
-		rewind(f);
-		if (ftruncate(fileno(f), 0))
-			pr_warn("cannot truncate %s", tmp);
-		fprintf(f, "{\n");
-		written = 0;
-	}
-	free(old);
-	if (written)
-		fprintf(f, ",\n");
-	fn(f, arg);
-	fprintf(f, "\n}\n");
-	if (fclose(f)) {
-		err = -errno;
-		pr_err("cannot write %s: %s", tmp, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	if (rename(tmp, path)) {
-		err = -errno;
-		pr_err("cannot rename %s to %s: %s", tmp, path, strerror(-err));
-		unlink(tmp);
-		return err;
-	}
-	printf("report: %s\n", path);
+	printf("figures: %s\n", j->path);
 	return 0;
 }
 
