@@ -98,6 +98,10 @@ def disruption_figs():
         out.append(fig(f"add_1_to_{n}", f"flows moved, 1 backend added to {n:,}", "share",
                        ref=f"add_1_to_{n}_min", target=le(1.0 / n + 0.01)))
     out += [
+        fig("remove_1_of_1000_m655373", "flows moved, 1 of 1,000 removed, M = 655,373", "share",
+            ref="remove_1_of_1000_m655373_min", target=le(1.0 / 1000 + 0.01)),
+        fig("add_1_to_1000_m655373", "flows moved, 1 added to 1,000, M = 655,373", "share",
+            ref="add_1_to_1000_m655373_min", target=le(1.0 / 1000 + 0.01)),
         fig("balance_max_min_n100", "largest / smallest share of flows, 100 equal backends",
             target=le(1.10)),
         fig("balance_slots_max_min_n100", "largest / smallest share of table slots, 100 equal",

@@ -9,7 +9,8 @@
  * (hblb_table_entry reads the mmap as the data path reads it), after
  * hblb_table_install of the controller's Maglev build.
  *
- * For N = 10, 100, 1000 equal backends, M = 65537:
+ * For N = 10, 100, 1000 equal backends, M = 65537 (the default), and
+ * N = 1000 with M = 655373 (M >= 100 N, as the Maglev paper advises):
  * - remove: backend N/2 dies; the share of flows whose backend changed,
  *   beside the share that had to move (the flows it had: the least any
  *   scheme can move) and the target 1/N + 1%;
@@ -49,16 +50,17 @@
 #define TARGET_BALANCE_SLOTS 1.01   /* equal weights: floor or ceil of M/N each */
 #define TARGET_BALANCE_FLOWS 1.10   /* 1M flows over 100: ~1% sampling noise each */
 
-static const __u32 bench_n[] = { 10, 100, 1000 };
-#define NN (sizeof(bench_n) / sizeof(bench_n[0]))
+#define BIG_M           655373
 
-struct flow {
-	__be32 saddr;
-	__be16 sport;
-};
+static const struct {
+	__u32 n, m;
+} bench_case[] = { { 10, TABLE_SIZE }, { 100, TABLE_SIZE }, { 1000, TABLE_SIZE }, { 1000, BIG_M } };
+#define NN (sizeof(bench_case) / sizeof(bench_case[0]))
+#define MAX_N 1000
+#define RNG_SEED        0x9e3779b97f4a7c15ull
 
 struct result {
-	__u32 n;
+	__u32 n, m;
 	double remove_changed, remove_must;     /* shares of all flows */
 	double add_changed, add_must;
 	double flows_max_min, slots_max_min;
@@ -85,16 +87,17 @@ static void backends(struct maglev_backend *b, __u32 n)
 /* Builds the table of b[0..n-1], installs it as the service's new version
  * and writes each flow's backend (the slot hash % M of the active table). */
 static int steer(struct hblb *h, const struct maglev_backend *b, __u32 n, __u16 *table,
-		 struct maglev_ws *ws, const __u32 *slot, __u32 nflows, __u16 *out)
+		 struct maglev_ws *ws, const __u32 *hash, __u32 nflows, __u16 *out)
 {
-	int err = maglev_build(b, n, TABLE_SIZE, table, ws);
+	__u32 m = h->cfg.table_size;
+	int err = maglev_build(b, n, m, table, ws);
 
 	if (!err)
 		err = hblb_table_install(h, SVC_ID, table);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < nflows; i++)
-		out[i] = hblb_table_entry(h, SVC_ID, slot[i]);
+		out[i] = hblb_table_entry(h, SVC_ID, hash[i] % m);
 	return 0;
 }
 
@@ -109,7 +112,7 @@ static double max_min(const __u32 *count, __u32 n)
 	return lo ? (double)hi / lo : INFINITY;
 }
 
-static int measure(struct hblb *h, __u32 n, const __u32 *slot, __u32 nflows,
+static int measure(struct hblb *h, __u32 n, const __u32 *hash, __u32 nflows,
 		   struct maglev_backend *b, __u16 *table, struct maglev_ws *ws,
 		   __u16 *before, __u16 *after, __u32 *count, struct result *r)
 {
@@ -117,14 +120,15 @@ static int measure(struct hblb *h, __u32 n, const __u32 *slot, __u32 nflows,
 	int err;
 
 	r->n = n;
+	r->m = h->cfg.table_size;
 	backends(b, n + 1);
-	err = steer(h, b, n, table, ws, slot, nflows, before);
+	err = steer(h, b, n, table, ws, hash, nflows, before);
 	if (err)
 		return err;
 
 	/* balance, on the full set */
 	memset(count, 0, (n + 1) * sizeof(*count));
-	for (__u32 i = 0; i < TABLE_SIZE; i++)
+	for (__u32 i = 0; i < r->m; i++)
 		count[hblb_table_entry(h, SVC_ID, i)]++;
 	r->slots_max_min = max_min(count, n);
 	memset(count, 0, (n + 1) * sizeof(*count));
@@ -134,7 +138,7 @@ static int measure(struct hblb *h, __u32 n, const __u32 *slot, __u32 nflows,
 
 	/* remove: the victim's weight 0 takes it out of the table */
 	b[victim].weight = 0;
-	err = steer(h, b, n, table, ws, slot, nflows, after);
+	err = steer(h, b, n, table, ws, hash, nflows, after);
 	b[victim].weight = 1;
 	if (err)
 		return err;
@@ -151,7 +155,7 @@ static int measure(struct hblb *h, __u32 n, const __u32 *slot, __u32 nflows,
 
 	/* add: backend n joins the n */
 	moved = must = 0;
-	err = steer(h, b, n + 1, table, ws, slot, nflows, after);
+	err = steer(h, b, n + 1, table, ws, hash, nflows, after);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < nflows; i++) {
@@ -185,17 +189,13 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct hblb_load_opts lo = {
-		.no_pin = true, .table_size = TABLE_SIZE, .max_services = 1,
-		.flow_buckets = FLOW_BUCKETS,
-	};
 	struct result res[NN];
 	struct maglev_backend *b = NULL;
 	struct maglev_ws ws = { 0 };
 	struct hblb h = { 0 };
-	__u32 *slot = NULL, *count = NULL, nflows = MIN_FLOWS;
+	__u32 *hash = NULL, *count = NULL, nflows = MIN_FLOWS;
 	__u16 *table = NULL, *before = NULL, *after = NULL;
-	__u64 rng = 0x9e3779b97f4a7c15ull;
+	__u64 rng;
 	const char *json = NULL;
 	int opt, verbose = 0, err, ret = EXIT_FAILURE;
 	unsigned long v;
@@ -233,44 +233,53 @@ int main(int argc, char **argv)
 	}
 	log_init(verbose);
 
-	err = hblb_open(&h, &lo);
-	if (err) {
-		pr_err("cannot load the program's maps: %s (root? -v for libbpf's messages)",
-		       strerror(-err));
-		return EXIT_FAILURE;
-	}
-	err = maglev_ws_init(&ws, bench_n[NN - 1] + 1, TABLE_SIZE);
-	b = calloc(bench_n[NN - 1] + 1, sizeof(*b));
-	count = calloc(bench_n[NN - 1] + 1, sizeof(*count));
-	table = calloc(TABLE_SIZE, sizeof(*table));
-	slot = calloc(nflows, sizeof(*slot));
+	err = maglev_ws_init(&ws, MAX_N + 1, BIG_M);
+	b = calloc(MAX_N + 1, sizeof(*b));
+	count = calloc(MAX_N + 1, sizeof(*count));
+	table = calloc(BIG_M, sizeof(*table));
+	hash = calloc(nflows, sizeof(*hash));
 	before = calloc(nflows, sizeof(*before));
 	after = calloc(nflows, sizeof(*after));
-	if (err || !b || !count || !table || !slot || !before || !after) {
+	if (err || !b || !count || !table || !hash || !before || !after) {
 		pr_err("out of memory");
 		goto cleanup;
 	}
-	/* the flows: random clients to VIP:80/tcp, each to its Maglev slot */
-	for (__u32 i = 0; i < nflows; i++) {
-		__u64 x = rng_next(&rng);
-		struct flow fl = { .saddr = htonl((__u32)x), .sport = htons(1024 + (x >> 32) % 64512) };
-
-		slot[i] = hblb_flow_hash(fl.saddr, htonl(VIP), fl.sport, htons(VIP_PORT), IPPROTO_TCP,
-					 h.cfg.hash_seed) % h.cfg.table_size;
-	}
 	for (size_t i = 0; i < NN; i++) {
-		err = measure(&h, bench_n[i], slot, nflows, b, table, &ws, before, after, count,
-			      &res[i]);
+		struct hblb_load_opts lo = {
+			.no_pin = true, .table_size = bench_case[i].m, .max_services = 1,
+			.flow_buckets = FLOW_BUCKETS,
+		};
+
+		err = hblb_open(&h, &lo);
 		if (err) {
-			pr_err("n=%u: %s", bench_n[i], strerror(-err));
+			pr_err("cannot load the program's maps: %s (root? -v for libbpf's messages)",
+			       strerror(-err));
+			goto cleanup;
+		}
+		/* the flows: random clients to VIP:80/tcp, hashed as the data
+		 * path hashes them with this instance's seed; the same flows
+		 * for every case */
+		rng = RNG_SEED;
+		for (__u32 k = 0; k < nflows; k++) {
+			__u64 x = rng_next(&rng);
+			__be32 saddr = htonl((__u32)x);
+			__be16 sport = htons(1024 + (x >> 32) % 64512);
+
+			hash[k] = hblb_flow_hash(saddr, htonl(VIP), sport, htons(VIP_PORT),
+						 IPPROTO_TCP, h.cfg.hash_seed);
+		}
+		err = measure(&h, bench_case[i].n, hash, nflows, b, table, &ws, before, after,
+			      count, &res[i]);
+		hblb_close(&h);
+		if (err) {
+			pr_err("n=%u m=%u: %s", bench_case[i].n, bench_case[i].m, strerror(-err));
 			goto cleanup;
 		}
 	}
 
-	printf("%u random flows, M = %u; shares of all flows that changed backend\n", nflows,
-	       TABLE_SIZE);
-	printf("%6s %16s %12s %16s %12s %14s %12s\n", "N", "remove 1: moved", "had to", "add 1: moved",
-	       "had to", "target", "flows max/min");
+	printf("%u random flows; shares of all flows that changed backend\n", nflows);
+	printf("%6s %7s %16s %9s %14s %9s %14s %13s\n", "N", "M", "remove 1: moved", "had to",
+	       "add 1: moved", "had to", "target", "flows max/min");
 	for (size_t i = 0; i < NN; i++) {
 		const struct result *r = &res[i];
 		double target = 1.0 / r->n + 0.01;
@@ -278,8 +287,9 @@ int main(int argc, char **argv)
 
 		snprintf(t, sizeof(t), "<= %.4f %s", target,
 			 r->remove_changed <= target && r->add_changed <= target ? "PASS" : "MISS");
-		printf("%6u %16.5f %12.5f %16.5f %12.5f %14s %12.4f\n", r->n, r->remove_changed,
-		       r->remove_must, r->add_changed, r->add_must, t, r->flows_max_min);
+		printf("%6u %7u %16.5f %9.5f %14.5f %9.5f %14s %13.4f\n", r->n, r->m,
+		       r->remove_changed, r->remove_must, r->add_changed, r->add_must, t,
+		       r->flows_max_min);
 	}
 	for (size_t i = 0; i < NN; i++) {
 		if (res[i].n != BALANCE_N)
@@ -300,13 +310,17 @@ int main(int argc, char **argv)
 		bench_json_num(&j, TABLE_SIZE, "table_size");
 		for (size_t i = 0; i < NN; i++) {
 			const struct result *r = &res[i];
+			char sfx[16] = "";
 
-			bench_json_num(&j, r->remove_changed, "remove_1_of_%u", r->n);
-			bench_json_num(&j, r->remove_must, "remove_1_of_%u_min", r->n);
-			bench_json_num(&j, r->add_changed, "add_1_to_%u", r->n);
-			bench_json_num(&j, r->add_must, "add_1_to_%u_min", r->n);
-			bench_json_num(&j, r->flows_max_min, "balance_max_min_n%u", r->n);
-			bench_json_num(&j, r->slots_max_min, "balance_slots_max_min_n%u", r->n);
+			/* the default M has the short names */
+			if (r->m != TABLE_SIZE)
+				snprintf(sfx, sizeof(sfx), "_m%u", r->m);
+			bench_json_num(&j, r->remove_changed, "remove_1_of_%u%s", r->n, sfx);
+			bench_json_num(&j, r->remove_must, "remove_1_of_%u%s_min", r->n, sfx);
+			bench_json_num(&j, r->add_changed, "add_1_to_%u%s", r->n, sfx);
+			bench_json_num(&j, r->add_must, "add_1_to_%u%s_min", r->n, sfx);
+			bench_json_num(&j, r->flows_max_min, "balance_max_min_n%u%s", r->n, sfx);
+			bench_json_num(&j, r->slots_max_min, "balance_slots_max_min_n%u%s", r->n, sfx);
 		}
 		if (bench_json_close(&j))
 			goto cleanup;
@@ -318,7 +332,7 @@ cleanup:
 	free(b);
 	free(count);
 	free(table);
-	free(slot);
+	free(hash);
 	free(before);
 	free(after);
 	return ret;
