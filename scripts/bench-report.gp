@@ -70,10 +70,12 @@ if (has_disruption) {
 set title "reaction times, ms (red: target)"
 if (has_times) {
 	set boxwidth 0.6
+	set xtics rotate by -20
+	set offsets 0, 0, graph 0.1, 0
 	set yrange [0:*]
 	plot dir."/times.dat" using 0:2:xtic(1) with boxes lc rgb "#3070b0" notitle, \
 	     "" using 0:3 with points pt 7 ps 1.5 lc rgb "red" notitle
-	set yrange [*:*]
+	set yrange [*:*]; set xtics norotate; set offsets 0, 0, 0, 0
 } else {
 	set label 1 nodata("controller, failover") at graph 0.5,0.5 center
 	unset tics; set yrange [0:1]
@@ -85,10 +87,12 @@ if (has_times) {
 set title "failover, 1 s heartbeats, ms (red: target)"
 if (has_failover) {
 	set boxwidth 0.6
+	set xtics rotate by -20
+	set offsets 0, 0, graph 0.1, 0
 	set yrange [0:*]
 	plot dir."/failover.dat" using 0:2:xtic(1) with boxes lc rgb "#3070b0" notitle, \
 	     "" using 0:3 with points pt 7 ps 1.5 lc rgb "red" notitle
-	set yrange [*:*]
+	set yrange [*:*]; set xtics norotate; set offsets 0, 0, 0, 0
 } else {
 	set label 1 nodata("failover") at graph 0.5,0.5 center
 	unset tics; set yrange [0:1]
@@ -100,10 +104,12 @@ if (has_failover) {
 set title "ratios to the reference (red: target)"
 if (has_ratios) {
 	set boxwidth 0.6
+	set xtics rotate by -20
+	set offsets 0, 0, graph 0.1, 0
 	set yrange [0:1.2]
 	plot dir."/ratios.dat" using 0:2:xtic(1) with boxes lc rgb "#3070b0" notitle, \
 	     "" using 0:3 with points pt 7 ps 1.5 lc rgb "red" notitle
-	set yrange [*:*]
+	set yrange [*:*]; set xtics norotate; set offsets 0, 0, 0, 0
 } else {
 	set label 1 nodata("veth, heartbeat_scale, http") at graph 0.5,0.5 center
 	unset tics; set yrange [0:1]

@@ -20,7 +20,9 @@ as finite numbers (no time limit is checked: the smoke test of make test).
 Python 3 standard library only.
 """
 import argparse
+import contextlib
 import datetime
+import io
 import json
 import math
 import os
@@ -485,14 +487,85 @@ def check(d):
     return 1 if failed else 0
 
 
+def self_test():
+    """The report itself, on figures shaped as every part's contract says,
+    including the parts other branches write: each target judged as it
+    should be, a missing and a failed part said so, a non-number refused."""
+    import tempfile
+    passed = failed = 0
+
+    def result(ok, msg):
+        nonlocal passed, failed
+        print(("ok - " if ok else "not ok - ") + msg)
+        passed, failed = passed + ok, failed + (not ok)
+
+    parts = {
+        "datapath": {"floor_pass_ns": 22, "floor_tx_ns": 26, "established_ns": 45,
+                     "new_flow_ns": 300, "heartbeat_ns": 95, "non_service_ns": 30,
+                     "established_1m_flows_ns": 210, "counters_ok": 1},
+        "veth": {"reflector_mpps": 6.0, "hblb_mpps": 5.1, "ratio": 0.85},
+        "maglev": {"build_ms_n1000_m65537": 0.9, "swap_ms_n1000_m65537": 0.004,
+                   "swap_ms_100_services": 1.1},
+        "failover": {"hblb_ms_p50": 3004, "hblb_ms_max": 3010, "apache_ms_p50": 9000,
+                     "hblb_10ms_ms_p50": 36},
+        "heartbeat_scale": {"sent": 1000, "counted": 1000, "counted_ratio": 1.0,
+                            "ctl_cpu_share": 0.01},
+        "http": {"hblb_rps": 9000, "direct_rps": 10000, "apache_rps": 5000},
+        "controller": {"tick_ms_100_services": "12"},       # not a number
+    }
+    expect = {   # (part, figure): met
+        ("datapath", "established_ns"): True,       # 1.73x <= 2
+        ("datapath", "new_flow_ns"): False,         # 11.5x > 10
+        ("datapath", "heartbeat_ns"): True,
+        ("veth", "hblb_mpps"): False,               # 0.85 < 0.9
+        ("veth", "ratio"): False,
+        ("maglev", "build_ms_n1000_m65537"): True,
+        ("maglev", "swap_ms_100_services"): True,
+        ("failover", "hblb_ms_p50"): True,          # 3004 <= 3005
+        ("failover", "hblb_10ms_ms_p50"): False,    # 36 > 35
+        ("heartbeat_scale", "counted_ratio"): True,
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for name, figs in parts.items():
+            with open(os.path.join(d, name + ".json"), "w") as f:
+                json.dump({name: figs}, f)
+        with open(os.path.join(d, "parts.txt"), "w") as f:
+            f.write("datapath ok\nveth ok\nmaglev ok\ndisruption missing\nctl failed\n"
+                    "failover ok\nhbscale ok\nhttp ok\n")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            report(d, False)
+        with open(os.path.join(d, "report.json")) as f:
+            rep = json.load(f)
+        with open(os.path.join(d, "report.md")) as f:
+            md = f.read()
+    for name in ("datapath", "veth", "maglev", "failover", "heartbeat_scale", "http"):
+        result(rep.get(name) == parts[name], f"{name}: figures merged unchanged")
+    got = {(t["part"], t["figure"]): t["met"] for t in rep["targets"]}
+    for k, want in expect.items():
+        result(got.get(k) is want, f"{k[0]}.{k[1]}: target {'met' if want else 'not met'}")
+    result(rep["meta"]["parts"].get("disruption") == "missing" and
+           "no `make bench-disruption` target" in md, "a part without a target: missing")
+    result(rep["meta"]["parts"].get("controller") == "failed" and "controller" in rep and
+           "tick_ms_100_services" not in rep["controller"], "a failed part with a non-number")
+    result("| through hblb | 9,000 req/s | 10,000 req/s | 0.90× |" in md,
+           "http: ratio to the reference in report.md")
+    result(md.count("\n## ") == len(PARTS), "report.md: a section per part")
+    print(f"bench_report: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dir", help="the bench directory, e.g. build/bench")
+    ap.add_argument("dir", nargs="?", help="the bench directory, e.g. build/bench")
     ap.add_argument("--quick", action="store_true", help="mark the report as a quick run")
     ap.add_argument("--check", action="store_true",
                     help="check report.json has every part's required figures")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the report on made-up figures of every part, then exit")
     a = ap.parse_args()
-    if not os.path.isdir(a.dir):
+    if a.self_test:
+        return self_test()
+    if not a.dir or not os.path.isdir(a.dir):
         print(f"bench-report: {a.dir} is not a directory (run make bench)", file=sys.stderr)
         return 1
     return check(a.dir) if a.check else report(a.dir, a.quick)

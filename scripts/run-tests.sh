@@ -58,6 +58,7 @@ run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
 run_suite verifier verifier_budget
+run_suite bench_report scripts/bench-report.py --self-test
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
 	run_suite ctl "$BUILD/test_ctl"
