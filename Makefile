@@ -130,6 +130,19 @@ bench-ctl: deps
 
 bench: bench-datapath bench-maglev bench-ctl
 
+# Issue 6 parts 5 and 7, in network namespaces (root; wrk, apache2: deps.sh --bench).
+# QUICK=1: a few trials / one short round each (~20 s); full: ~2.5 + ~1.5 min.
+.PHONY: bench-failover bench-http
+bench-failover:
+	scripts/deps.sh --bench
+	$(MAKE) $(BUILD)/hblb
+	QUICK=$(QUICK) scripts/bench-failover.sh $(BUILD)/hblb $(BUILD)/bench/failover.json
+
+bench-http:
+	scripts/deps.sh --bench
+	$(MAKE) $(BUILD)/hblb
+	QUICK=$(QUICK) scripts/bench-http.sh $(BUILD)/hblb $(BUILD)/bench/http.json
+
 verifier-stats: all
 	$(BUILD)/hblb verifier-stats
 
