@@ -194,6 +194,7 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 	sigaction(SIGINT, &sa, NULL);
 
 	while (!stop && (!count || sent < count)) {
+		struct timespec ts;
 		char msg[64];
 		__u32 jitter;
 		int len;
@@ -201,6 +202,8 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 		if (file || command)
 			read_source(file, command, &ready, &busy);
 		len = snprintf(msg, sizeof(msg), "v=1&ready=%u&busy=%u", ready, busy);
+		/* taken before the send: a lower bound of when the LB hears it */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (sendto(fd, msg, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
 			/* a transient error (no route yet, buffer full) must not end it */
 			pr_warn("cannot send a heartbeat: %s", strerror(errno));
@@ -209,9 +212,6 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 			/* for failover benchmarks: CLOCK_MONOTONIC is one clock for
 			 * every network namespace, so the LB side can be compared */
 			if (log_sends) {
-				struct timespec ts;
-
-				clock_gettime(CLOCK_MONOTONIC, &ts);
 				printf("%llu\n", (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec);
 				fflush(stdout);
 			}
