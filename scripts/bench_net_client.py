@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """New HTTP connections, one after another, as fast as they complete, until
-SIGTERM. Each line of OUT: "START_NS BACKEND": the CLOCK_MONOTONIC time just
-before connect() (one clock in every network namespace, so it compares with
-the backends' heartbeat send times) and the body the backend answered with
-(its name), or "-" when the connection failed.
+SIGTERM. Each line of OUT: "START_NS CONNECTED_NS BACKEND": CLOCK_MONOTONIC
+(one clock in every network namespace, so it compares with the backends'
+heartbeat send times) just before connect() and when it returned (the SYN
+was steered between the two), and the body the backend answered with (its
+name), or "-" when the connection failed.
 Usage: bench_net_client.py ADDR PORT OUT"""
 import signal
 import socket
@@ -27,9 +28,11 @@ lines = []
 flushed = time.monotonic()
 while not stop:
     t = time.monotonic_ns()
+    connected = t
     who = "-"
     try:
         with socket.create_connection((addr, port), timeout=1) as s:
+            connected = time.monotonic_ns()
             s.sendall(request)
             data = b""
             while True:     # HTTP/1.0: the server closes, so no TIME_WAIT here
@@ -42,7 +45,7 @@ while not stop:
             who = body.strip().decode(errors="replace") or "-"
     except OSError:
         time.sleep(0.001)   # no backend answers: do not spin
-    lines.append(f"{t} {who}\n")
+    lines.append(f"{t} {connected} {who}\n")
     if time.monotonic() - flushed > 0.05:     # the driver watches the log live
         with open(out, "a") as f:
             f.writelines(lines)

@@ -16,6 +16,13 @@ each backend's trials follow one another, so each trial is independent.
   out  = last connection answered by X before it resumed - X's last heartbeat
   back = first connection answered by X after it resumed - X's first new heartbeat
 
+A connection's time is when connect() returned (the LB steered its SYN
+before that); a heartbeat's is taken just before it is sent (the LB hears it
+after that). "back" so errs long only; "out" errs long by the same, and
+short by up to one sampling gap (the backend may still have been in the
+table a little after its last observed connection): sample_gap_ms is the
+mean time between two connections to one backend.
+
 Prints a JSON object of figures for this interval; keys are TARGET+SUFFIX+_ms_p50 etc."""
 import argparse
 import json
@@ -124,13 +131,15 @@ def main():
     last_seen = {t: {} for t in targets}
     newest = {t: 0 for t in targets}
     conns = {t: [] for t in targets}
+    connect_ns = {t: [] for t in targets}
 
     def poll():
         for t, log in logs.values():
             for line in log.new_lines():
-                ts, who = line.split()
+                start_ns, ts, who = line.split()
                 ts = int(ts)
                 conns[t].append((ts, who))
+                connect_ns[t].append(ts - int(start_ns))
                 newest[t] = max(newest[t], ts)
                 if who != "-":
                     last_seen[t][who] = max(last_seen[t].get(who, 0), ts)
@@ -248,6 +257,11 @@ def main():
         ok = [ts for ts, who in conns[t] if who != "-"]
         if len(ok) > 1:
             res[f"{key}_conn_per_s"] = round((len(ok) - 1) / ((max(ok) - min(ok)) / 1e9), 1)
+            res[f"{key}_sample_gap_ms"] = round(len(names) / res[f"{key}_conn_per_s"] * 1e3, 3)
+        # how far a connection's time can be from its SYN's
+        if connect_ns[t]:
+            res[f"{key}_connect_ms_p50"] = round(pct(connect_ns[t], 50) / 1e6, 3)
+            res[f"{key}_connect_ms_p99"] = round(pct(connect_ns[t], 99) / 1e6, 3)
         # failures while trials ran (before, the targets were still learning the backends)
         t0 = trials[0]["stop"] if trials else 0
         res[f"{key}_failed_conns"] = sum(1 for ts, who in conns[t] if who == "-" and ts >= t0)
