@@ -131,7 +131,7 @@ bench-ctl: deps
 bench: bench-datapath bench-maglev bench-ctl
 
 # Issue 6 parts 5 and 7, in network namespaces (root; wrk, apache2: deps.sh --bench).
-# QUICK=1: a few trials / one short round each (~20 s); full: ~2.5 + ~1.5 min.
+# QUICK=1: a few trials / one short round each (~20 s); full: ~1.5 min each.
 .PHONY: bench-failover bench-http
 bench-failover:
 	scripts/deps.sh --bench
