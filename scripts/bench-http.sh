@@ -22,11 +22,15 @@ BN_WORK=$(mktemp -d /tmp/hblb-bench-http.XXXXXX)
 chmod 755 "$BN_WORK"    # Apache's children (www-data) read their document roots below
 BEATS=()
 stop_all() {
+	local status=$?
+	set +e                  # clean up everything, whatever fails
 	local pid
 	for pid in "${BEATS[@]}"; do kill "$pid" 2>/dev/null; done
-	bn_down
+	bn_down "$status"
 }
 trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [[ ${QUICK:-0} == 1 ]]; then ROUNDS=1 SECS=3; else ROUNDS=3 SECS=8; fi
 BACKENDS=3 THREADS=3 CONNS=24
 WRK_LUA=$PWD/scripts/bench_net_wrk.lua

@@ -88,7 +88,14 @@ def pct(values, p):
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
+def on_signal(sig, _frame):
+    raise SystemExit(128 + sig)     # through the finally below: stop beats and clients
+
+
 def main():
+    # SIGINT too: a background job of a shell starts with it ignored
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     a = parse_args()
     targets = dict(t.split("=", 1) for t in a.target)
     names = [f"b{i}" for i in range(1, a.backends + 1)]

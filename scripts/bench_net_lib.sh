@@ -139,8 +139,8 @@ bn_stop_daemon() {
 	BN_DAEMON=
 }
 
-bn_down() {             # on EXIT: our processes by PID, then namespaces, pins, files
-	local status=$? pid
+bn_down() {             # bn_down [EXIT_STATUS]: our processes by PID, then namespaces, pins, files
+	local status=${1:-$?} pid
 	set +e                  # clean up everything, whatever fails
 	if ((status)) && [[ -s ${BN_WORK:-}/daemon.log ]]; then
 		echo "failed; the daemon's last lines:" >&2
