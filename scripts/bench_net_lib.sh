@@ -117,13 +117,16 @@ CONF
 
 # Flap damping off: the benchmark flaps backends on purpose, dozens of times.
 bn_start_daemon() {     # bn_start_daemon INTERVAL_MS (adopts the pinned state)
-	local i
+	local i started
+	started=$(grep -c running "$BN_WORK/daemon.log" 2>/dev/null) || true
 	# nsenter directly (not a function) so that $! is the daemon itself
 	nsenter --net=/run/netns/"$BN_PREFIX-lb" "$BN_HBLB" --pin-dir "$BN_PIN" daemon -i eth0:generic \
 		--interval "$1" --dead-after 3 --flap off --tick "${BN_TICK:-1}" >>"$BN_WORK/daemon.log" 2>&1 &
 	BN_DAEMON=$!
 	for i in $(seq 200); do
-		[[ -e $BN_PIN/hblb_cfg_gen ]] && grep -q running "$BN_WORK/daemon.log" && return 0
+		# its own "running" line, not an earlier daemon's
+		[[ -e $BN_PIN/hblb_cfg_gen ]] &&
+			(($(grep -c running "$BN_WORK/daemon.log") > ${started:-0})) && return 0
 		kill -0 "$BN_DAEMON" 2>/dev/null || break
 		sleep 0.05
 	done
