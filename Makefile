@@ -166,6 +166,19 @@ bench bench-quick:
 bench-report:
 	scripts/bench-report.py $(if $(filter 1,$(QUICK)),--quick) $(BENCH_DIR)
 
+# Issue 6 parts 5 and 7, in network namespaces (root; wrk, apache2: deps.sh --bench).
+# QUICK=1: a few trials / one short round each (~20 s); full: ~1.5 min each.
+.PHONY: bench-failover bench-http
+bench-failover:
+	scripts/deps.sh --bench
+	$(MAKE) $(BUILD)/hblb
+	QUICK=$(QUICK) scripts/bench-failover.sh $(BUILD)/hblb $(BUILD)/bench/failover.json
+
+bench-http:
+	scripts/deps.sh --bench
+	$(MAKE) $(BUILD)/hblb
+	QUICK=$(QUICK) scripts/bench-http.sh $(BUILD)/hblb $(BUILD)/bench/http.json
+
 verifier-stats: all
 	$(BUILD)/hblb verifier-stats
 

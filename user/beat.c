@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"  --command CMD         run CMD (sh -c) before each heartbeat; it prints 'ready busy'\n"
 		"  --source ADDR         send from ADDR (bind)\n"
 		"  --ttl N               IP TTL (default 1 for multicast, as Apache; 64 unicast)\n"
-		"  --count N             stop after N heartbeats (default: until SIGTERM/SIGINT)\n",
+		"  --count N             stop after N heartbeats (default: until SIGTERM/SIGINT)\n"
+		"  --log-sends           print each heartbeat's send time (CLOCK_MONOTONIC ns) on stdout\n",
 		HBLB_HB_PORT_DEFAULT);
 }
 
@@ -97,6 +98,7 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 		{ "source", required_argument, NULL, 's' },
 		{ "ttl", required_argument, NULL, 'T' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "log-sends", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -105,7 +107,7 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	__u32 interval_ms = 1000, ready = 1, busy = 0, ttl = 0, count = 0, sent = 0, v;
 	const char *file = NULL, *command = NULL;
-	bool have_src = false;
+	bool have_src = false, log_sends = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int opt, fd, err = 0;
 
@@ -155,6 +157,7 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 			if (parse_uint(optarg, "count", 1, 0xffffffffu, &count))
 				return -EINVAL;
 			break;
+		case 'L': log_sends = true; break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -191,6 +194,7 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 	sigaction(SIGINT, &sa, NULL);
 
 	while (!stop && (!count || sent < count)) {
+		struct timespec ts;
 		char msg[64];
 		__u32 jitter;
 		int len;
@@ -198,11 +202,19 @@ int cmd_beat(int argc, char **argv, struct global_opts *g)
 		if (file || command)
 			read_source(file, command, &ready, &busy);
 		len = snprintf(msg, sizeof(msg), "v=1&ready=%u&busy=%u", ready, busy);
+		/* taken before the send: a lower bound of when the LB hears it */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (sendto(fd, msg, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
 			/* a transient error (no route yet, buffer full) must not end it */
 			pr_warn("cannot send a heartbeat: %s", strerror(errno));
 		} else {
 			sent++;
+			/* for failover benchmarks: CLOCK_MONOTONIC is one clock for
+			 * every network namespace, so the LB side can be compared */
+			if (log_sends) {
+				printf("%llu\n", (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+				fflush(stdout);
+			}
 		}
 		if (count && sent >= count)
 			break;
