@@ -66,11 +66,12 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
+	run_suite log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"
 	run_suite system tests/test_system.sh "$BUILD/hblb"
 	run_suite bench bench_smoke
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system, bench: need root (BPF, network namespaces): counted as 8 failures"
-	failed=$((failed + 8))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, log_sends, system, bench: need root (BPF, network namespaces): counted as 9 failures"
+	failed=$((failed + 9))
 fi
 
 echo
