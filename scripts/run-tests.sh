@@ -54,9 +54,11 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
 	run_suite system tests/test_system.sh "$BUILD/hblb"
+	run_suite checks_system tests/test_checks_system.sh "$BUILD/hblb"
+	run_suite apache tests/test_apache.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system: need root (BPF, network namespaces): counted as 7 failures"
-	failed=$((failed + 7))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, system, checks_system, apache: need root (BPF, network namespaces): counted as 9 failures"
+	failed=$((failed + 9))
 fi
 
 echo
