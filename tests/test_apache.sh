@@ -287,53 +287,46 @@ else
 fi
 
 # 4: connections held in a half-sent request keep workers busy: ready
-# THREADS-HOLD, busy HOLD, and the weight follows ready (soft start over)
-hold() {                # hold N: N connections straight to Apache, held until killed
-	ip netns exec "$P-cl" python3 - "$APACHE_IP" "$1" <<'EOF' &
-import socket, sys, time
-conns = []
-for _ in range(int(sys.argv[2])):
-    s = socket.create_connection((sys.argv[1], 80), timeout=5)
-    s.sendall(b"GET / HTTP/1.0\r\n")     # no blank line: the worker waits for more
-    conns.append(s)
-time.sleep(600)
-EOF
-	HOLDER=$!
-}
-hold "$HOLD"
+# THREADS-HOLD, busy HOLD, and the weight follows ready (soft start over).
+# The holder changes things just after a heartbeat, so no heartbeat sees a
+# half-made change (hysteresis would keep an intermediate weight).
+ip netns exec "$P-cl" python3 tests/apache_holder.py "$APACHE_IP" 198.18.7.1 "$HOLD" \
+	>"$WORK/holder.out" 2>&1 &
+HOLDER=$!
 want_r=$((THREADS - HOLD))
+heard_tail() { heard_from "$APACHE_IP" | tail -n 4 | cut -d' ' -f3 | tr '\n' ' '; }
 if wait_for 10 ready_busy_is "$APACHE_IP" "$want_r" "$HOLD"; then
 	if wait_for 5 weight_is "$want_r"; then
 		ok "$HOLD workers busy: Apache sends ready $want_r busy $HOLD; weight $want_r (= ready, soft start over)"
 	else
-		fail "weight follows ready" "ready $want_r busy $HOLD, weight $(apache_weight)"
+		fail "weight follows ready" "ready $want_r busy $HOLD, weight $(apache_weight); heard $(heard_tail)"
 	fi
 else
-	fail "busy workers reported" "$(be "$APACHE_IP"); heard $(heard_from "$APACHE_IP" | tail -n 1)"
+	fail "busy workers reported" "$(be "$APACHE_IP"); heard $(heard_tail)"
 fi
 
 # 5: hysteresis: one more busy worker (ready -1) leaves the weight alone
-stop_pid "$HOLDER"; HOLDER=
-hold $((HOLD + 1))
+kill -USR1 "$HOLDER"
 if wait_for 10 ready_busy_is "$APACHE_IP" $((want_r - 1)) $((HOLD + 1)); then
 	sleep 0.3   # many ticks after the heartbeat was counted
 	w=$(apache_weight)
 	if [[ $w == "$want_r" ]]; then
 		ok "ready $((want_r - 1)): weight stays $w (hysteresis: a change of 1 is ignored)"
 	else
-		fail "hysteresis" "ready $((want_r - 1)), weight $w, expected $want_r"
+		fail "hysteresis" "ready $((want_r - 1)), weight $w, expected $want_r; heard $(heard_tail)"
 	fi
 else
-	fail "one more busy worker reported" "$(be "$APACHE_IP")"
+	fail "one more busy worker reported" "$(be "$APACHE_IP"); heard $(heard_tail)"
 fi
 
 # 6: released: ready back to THREADS, weight THREADS (no second soft start)
-stop_pid "$HOLDER"; HOLDER=
+kill -USR2 "$HOLDER"
 if wait_for 10 ready_busy_is "$APACHE_IP" "$THREADS" 0 && wait_for 5 weight_is "$THREADS"; then
 	ok "workers released: ready $THREADS busy 0, weight $THREADS (busy 0 again is no new soft start)"
 else
-	fail "weight back to ready" "$(be "$APACHE_IP"), weight $(apache_weight)"
+	fail "weight back to ready" "$(be "$APACHE_IP"), weight $(apache_weight); heard $(heard_tail)"
 fi
+stop_pid "$HOLDER"; HOLDER=
 
 # 7: traffic through the VIP: Apache and the beat backend by weight
 # THREADS : BEAT_READY (Apache's own requests make ready dip by 1:
