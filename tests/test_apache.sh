@@ -118,6 +118,25 @@ wait_for() {            # wait_for SECONDS CMD...: until CMD succeeds
 	done
 	return 1
 }
+# changed_at ADDR STATE SINCE_MS: when the daemon logged ADDR's change to
+# STATE, the first at or after SINCE_MS (ms since the epoch); now if none.
+# The log's time is the change itself, not when a poll noticed it.
+changed_at() {
+	python3 - "$WORK/daemon.log" "$1" "$2" "$3" <<'EOF' || now_ms
+import datetime, re, sys
+log, addr, state, since = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+pat = re.compile(r"backend %s \(.*\): \S+ -> %s \(.*\) at (\S+)Z$" % (re.escape(addr), state))
+for line in open(log):
+    m = pat.search(line.rstrip())
+    if m:
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+        ms = int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        if ms >= since:
+            print(ms)
+            sys.exit(0)
+sys.exit(1)
+EOF
+}
 ready_busy_is() { [[ $(field "$1" 3) == "$2" && $(field "$1" 4) == "$3" ]]; }
 state_is() { [[ $(field "$1" 1) == "$2" ]]; }
 
@@ -249,7 +268,7 @@ APACHE=$!
 
 # 1: it comes up from its own heartbeats
 if wait_for 20 state_is "$APACHE_IP" up; then
-	t_up=$(now_ms)
+	t_up=$(changed_at "$APACHE_IP" up "$t_start")
 	ok "Apache up from its own heartbeats, $((t_up - t_start)) ms after it started (rise 2 x 1 s)"
 	[[ $(cat "$WORK/httpd.pid" 2>/dev/null) == "$APACHE" ]] ||
 		echo "# note: PidFile says $(cat "$WORK/httpd.pid" 2>/dev/null), started as $APACHE"
@@ -350,7 +369,7 @@ fi
 t_stop=$(now_ms)
 kill -WINCH "$APACHE"   # httpd's graceful-stop
 if wait_for 15 state_is "$APACHE_IP" down; then
-	t_down=$(now_ms)
+	t_down=$(changed_at "$APACHE_IP" down "$t_stop")
 	n_heard=$(heard_from "$APACHE_IP" | wc -l)
 	last_hb=$(heard_from "$APACHE_IP" | tail -n 1 | cut -d' ' -f1)
 	echo "# Apache down $((t_down - t_stop)) ms after graceful-stop, $((t_down - last_hb)) ms after its last heartbeat (dead-after 3 x 1000 ms)"
