@@ -230,7 +230,7 @@ hb backend add "$TOPO_VIP:80" "$(addr 3)" heartbeat check tcp 80
 hb backend add "$TOPO_VIP:80" "$(addr 4)" heartbeat
 
 # 1: all four up; each gets traffic
-if wait_all up 30 1 2 3 4; then
+if wait_all up 60 1 2 3 4; then
 	ok "tcp-checked, http-checked, heartbeat+tcp and heartbeat backends up (${AT[1]}, ${AT[2]}, ${AT[3]}, ${AT[4]} ms after they were added)"
 else
 	fail "backends come up" "$(states | tr '\n' ' '); $(tail -5 "$WORK/daemon.log")"
@@ -240,7 +240,7 @@ if traffic 400; then ok "every backend gets traffic"; else fail "every backend g
 
 # 2: listeners stop: tcp, http and heartbeat+tcp backends leave after `fall`
 for n in 1 2 3; do stop_srv "$n"; done
-if wait_all down 30 1 2 3; then
+if wait_all down 60 1 2 3; then
 	echo "# listeners stopped: down after ${AT[1]} ms (tcp), ${AT[2]} ms (http), ${AT[3]} ms (heartbeat+tcp); fall $CK_FALL x $CK_INTERVAL ms (+ up to one interval + timeout $CK_TIMEOUT ms)"
 	if not_before "${AT[1]}" "$CK_FALL" && not_before "${AT[2]}" "$CK_FALL" && not_before "${AT[3]}" "$CK_FALL"; then
 		ok "stopped listeners: each backend leaves after $CK_FALL failed checks, not sooner"
@@ -255,7 +255,7 @@ fi
 
 # 3: listeners start again: each rejoins after `rise` and gets traffic
 for n in 1 2 3; do start_srv "$n"; done
-if wait_all up 30 1 2 3; then
+if wait_all up 60 1 2 3; then
 	echo "# listeners started: up after ${AT[1]} ms (tcp), ${AT[2]} ms (http), ${AT[3]} ms (heartbeat+tcp); rise $CK_RISE x $CK_INTERVAL ms (+ up to one interval)"
 	if not_before "${AT[1]}" "$CK_RISE" && not_before "${AT[2]}" "$CK_RISE" && not_before "${AT[3]}" "$CK_RISE"; then
 		ok "started listeners: each backend rejoins after $CK_RISE passing checks, not sooner"
@@ -272,7 +272,7 @@ fi
 echo 500 >"$WORK/health-b2"
 EV[2]=$(now_ms)
 stop_beat 3
-if wait_all down 30 2 3; then
+if wait_all down 60 2 3; then
 	echo "# /health 500: b2 down after ${AT[2]} ms; heartbeats stopped: b3 down after ${AT[3]} ms (dead-after 3 x $HB_INTERVAL ms)"
 	if not_before "${AT[2]}" "$CK_FALL"; then
 		ok "HTTP check answered 500: backend leaves after $CK_FALL checks; silent heartbeat+tcp backend leaves although its port answers"
@@ -288,7 +288,7 @@ fi
 echo 200 >"$WORK/health-b2"
 EV[2]=$(now_ms)
 start_beat 3
-if wait_all up 30 2 3; then
+if wait_all up 60 2 3; then
 	echo "# /health 200 again: b2 up after ${AT[2]} ms; heartbeats again: b3 up after ${AT[3]} ms (rise 2 x $HB_INTERVAL ms)"
 	ok "healthy again: both rejoin"
 	if traffic 400; then ok "every backend gets traffic at the end"; else fail "traffic at the end"; fi
