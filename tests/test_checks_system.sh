@@ -57,8 +57,8 @@ fi
 # A web server: GET /health answers with the status in WORK/health-N
 # (200 if absent), anything else with the backend's name.
 cat >"$WORK/server.py" <<'EOF'
-import http.server, os, sys
-name, health = sys.argv[1], sys.argv[2]
+import http.server, os, sys, time
+name, health, listening = sys.argv[1], sys.argv[2], sys.argv[3]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         code, body = 200, name
@@ -75,22 +75,25 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
     def log_message(self, *args):
         pass
-http.server.HTTPServer(("0.0.0.0", 80), H).serve_forever()
+server = http.server.HTTPServer(("0.0.0.0", 80), H)   # bound and listening
+with open(listening + ".tmp", "w") as f:
+    f.write("%d\n" % (time.time() * 1000))
+os.rename(listening + ".tmp", listening)
+server.serve_forever()
 EOF
 
 # EV[N]: when backend N's listener or heartbeats last started or stopped (ms)
 declare -A EV
 start_srv() {           # start_srv N: the web server of backend N
-	ip netns exec "$P-b$1" python3 "$WORK/server.py" "b$1" "$WORK/health-b$1" >/dev/null 2>&1 &
+	rm -f "$WORK/listening-b$1"
+	ip netns exec "$P-b$1" python3 "$WORK/server.py" "b$1" "$WORK/health-b$1" "$WORK/listening-b$1" \
+		>/dev/null 2>&1 &
 	SRV[$1]=$!
-	# the time it listens, not the time python was started
+	# the time it listens, as the server itself wrote it: a loaded machine
+	# takes seconds to start python, and a probe would be late too
 	local _
-	for _ in $(seq 200); do
-		if ip netns exec "$P-b$1" python3 -c 'import socket; socket.create_connection(("127.0.0.1", 80), 1)' \
-			2>/dev/null; then
-			EV[$1]=$(now_ms)
-			return 0
-		fi
+	for _ in $(seq 1200); do
+		[[ -s $WORK/listening-b$1 ]] && { EV[$1]=$(cat "$WORK/listening-b$1"); return 0; }
 		sleep 0.05
 	done
 	echo "# backend $1: web server not listening"
