@@ -202,7 +202,7 @@ n, vip = int(sys.argv[1]), sys.argv[2]
 seen = collections.Counter()
 for _ in range(n):
     try:
-        s = socket.create_connection((vip, 80), timeout=2)
+        s = socket.create_connection((vip, 80), timeout=5)   # a loaded machine is slow, not lossy
         s.sendall(b"GET / HTTP/1.0\r\nHost: hblb.test\r\n\r\n")
         data = b""
         while True:
