@@ -50,7 +50,7 @@ for d in /usr/lib/apache2/modules /usr/lib64/httpd/modules /usr/lib/httpd/module
 	[[ -e $d/mod_heartbeat.so ]] && { MODDIR=$d; break; }
 done
 [[ -n $APACHE_BIN ]] ||
-	skip "apache2 is not installed and could not be (scripts/deps.sh installs it: apt-get install apache2)"
+	skip "apache2 is not installed (make test installs it through scripts/deps.sh; or: apt-get install apache2)"
 [[ -n $MODDIR ]] ||
 	skip "$APACHE_BIN has no mod_heartbeat.so (Debian's apache2 package ships it)"
 
