@@ -59,19 +59,27 @@ run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
 run_suite verifier verifier_budget
 run_suite bench_report scripts/bench-report.py --self-test
+# root-only suites (BPF, network namespaces), in order
+root_suites=(
+	'datapath "$BUILD/test_datapath" "$SHARED"'
+	'ctl "$BUILD/test_ctl"'
+	'checks "$BUILD/test_checks"'
+	'daemon "$BUILD/test_daemon" "$BUILD/hblb"'
+	'cli tests/test_cli.sh "$BUILD/hblb"'
+	'beat tests/test_beat.sh "$BUILD/hblb"'
+	'log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"'
+	'system tests/test_system.sh "$BUILD/hblb"'
+	'checks_system tests/test_checks_system.sh "$BUILD/hblb"'
+	'apache tests/test_apache.sh "$BUILD/hblb"'
+	'bench bench_smoke'
+)
 if [[ $(id -u) -eq 0 ]]; then
-	run_suite datapath "$BUILD/test_datapath" "$SHARED"
-	run_suite ctl "$BUILD/test_ctl"
-	run_suite checks "$BUILD/test_checks"
-	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
-	run_suite cli tests/test_cli.sh "$BUILD/hblb"
-	run_suite beat tests/test_beat.sh "$BUILD/hblb"
-	run_suite log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"
-	run_suite system tests/test_system.sh "$BUILD/hblb"
-	run_suite bench bench_smoke
+	for s in "${root_suites[@]}"; do
+		eval "run_suite $s"
+	done
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, log_sends, system, bench: need root (BPF, network namespaces): counted as 9 failures"
-	failed=$((failed + 9))
+	echo "=== ${#root_suites[@]} suites need root (BPF, network namespaces): counted as ${#root_suites[@]} failures"
+	failed=$((failed + ${#root_suites[@]}))
 fi
 
 echo
