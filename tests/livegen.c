@@ -9,7 +9,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "livegen.h"
@@ -73,7 +78,7 @@ int livegen_send(struct livegen *g, int ifindex, const void *frame, __u32 len,
 	);
 	/* the kernel wants data_end to equal the frame size */
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	__u64 t0, left = packets;
+	__u64 t0, left = packets, kernel_ns = 0;
 	int err;
 
 	if (vary && vary->count &&
@@ -104,8 +109,10 @@ int livegen_send(struct livegen *g, int ifindex, const void *frame, __u32 len,
 			return err;
 		}
 		left -= n;
+		kernel_ns += (__u64)o.duration * n;
 	}
 	if (res) {
+		res->kernel_ns = kernel_ns;
 		res->wall_ns = now_ns() - t0;
 		res->packets = g->skel->bss->seq;
 	}
@@ -158,27 +165,63 @@ int netns_enter(const char *name)
 	return err;
 }
 
-long long livegen_xmit_errors(const char *ns, const char *dev)
+long long livegen_ethtool_sum(const char *dev, const char *suffix)
 {
-	char cmd[256], line[256];
-	long long sum = 0, v;
-	bool seen = false;
-	FILE *f;
+	struct {
+		struct ethtool_sset_info hdr;
+		__u32 len;
+	} sset = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ull << ETH_SS_STATS } };
+	struct ethtool_gstrings *names = NULL;
+	struct ethtool_stats *stats = NULL;
+	struct ifreq ifr = { 0 };
+	size_t slen = strlen(suffix);
+	long long sum = -ENOENT;
+	__u32 n;
+	int fd;
 
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s ethtool -S %s 2>/dev/null", ns, dev);
-	f = popen(cmd, "r");
-	if (!f)
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "xdp_xmit_errors:");
-
-		if (p && sscanf(p + strlen("xdp_xmit_errors:"), "%lld", &v) == 1) {
-			sum += v;
-			seen = true;
-		}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ifr.ifr_data = (void *)&sset;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) || !sset.hdr.sset_mask) {
+		sum = errno ? -errno : -EOPNOTSUPP;
+		goto out;
 	}
-	pclose(f);
-	return seen ? sum : -ENOENT;
+	n = sset.len;
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	stats = calloc(1, sizeof(*stats) + (size_t)n * sizeof(__u64));
+	if (!names || !stats) {
+		sum = -ENOMEM;
+		goto out;
+	}
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_STATS;
+	names->len = n;
+	stats->cmd = ETHTOOL_GSTATS;
+	stats->n_stats = n;
+	ifr.ifr_data = (void *)names;
+	if (ioctl(fd, SIOCETHTOOL, &ifr)) {
+		sum = -errno;
+		goto out;
+	}
+	ifr.ifr_data = (void *)stats;
+	if (ioctl(fd, SIOCETHTOOL, &ifr)) {
+		sum = -errno;
+		goto out;
+	}
+	for (__u32 i = 0; i < n && i < stats->n_stats; i++) {
+		const char *name = (const char *)names->data + (size_t)i * ETH_GSTRING_LEN;
+		size_t len = strnlen(name, ETH_GSTRING_LEN);
+
+		if (len >= slen && !memcmp(name + len - slen, suffix, slen))
+			sum = (sum < 0 ? 0 : sum) + (long long)stats->data[i];
+	}
+out:
+	free(names);
+	free(stats);
+	close(fd);
+	return sum;
 }
 
 /* ---- harness ---------------------------------------------------------------- */

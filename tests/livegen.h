@@ -11,7 +11,7 @@
  * checksum fixed up) from one template. The device must be in the calling
  * thread's network namespace (netns_enter). On veth, the frames land in
  * the peer's receive ring; the peer needs an XDP program (native mode) or
- * GRO on, and a full ring drops frames (see livegen_xmit_errors).
+ * GRO on, and a full ring drops frames (see livegen_ethtool_sum).
  *
  * The same object has a sink, livegen_count: attached to a device it
  * counts and drops every frame that arrives there.
@@ -49,6 +49,10 @@ struct livegen;
 struct livegen_result {
 	__u64 packets;          /* frames handed to XDP_TX (the program's count) */
 	__u64 wall_ns;          /* time the run took */
+	/* the kernel's own measure of the run (BPF_PROG_TEST_RUN's duration):
+	 * leaves out the time the sender was scheduled out, so it is steadier
+	 * than wall_ns on a shared machine; 1 ns/frame resolution */
+	__u64 kernel_ns;
 };
 
 /* Loads the generator and sink programs; 0 or -errno. */
@@ -72,10 +76,12 @@ __u64 livegen_counted(struct livegen *g);
  * 0 or -errno. */
 int netns_enter(const char *name);
 
-/* Frames a veth device's ndo_xdp_xmit failed to queue at its peer (the
- * sum of ethtool's xdp_xmit_errors): frames lost to a full ring. DEV in
- * namespace NS; -errno if ethtool cannot tell. */
-long long livegen_xmit_errors(const char *ns, const char *dev);
+/* The sum of a device's ethtool statistics whose names end in suffix, or
+ * -errno; the device is in the calling thread's namespace. On veth:
+ * "xdp_xmit_errors" counts frames the device could not queue at its peer
+ * (a generator's losses to a full ring), "xdp_tx_errors" frames its own
+ * XDP program's XDP_TX could not send. */
+long long livegen_ethtool_sum(const char *dev, const char *suffix);
 
 /* ---- Harness for live-traffic benchmarks and tests ----------------------- */
 #include <sys/types.h>
