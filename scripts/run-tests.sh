@@ -55,9 +55,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
 	run_suite system tests/test_system.sh "$BUILD/hblb"
 	run_suite flood "$BUILD/test_flood" "$BUILD/hblb"
+	run_suite batch tests/test_batch.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system, flood: need root (BPF, network namespaces): counted as 8 failures"
-	failed=$((failed + 8))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, system, flood, batch: need root (BPF, network namespaces): counted as 9 failures"
+	failed=$((failed + 9))
 fi
 
 echo
