@@ -208,8 +208,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *hblb = NULL, *reflector = NULL, *json = NULL;
-	int runs = 11, flows = 4096, opt, err = 0;
-	__u64 packets = 2000000, hblb_counted = 0, refl_counted = 0, fwd0, fwd1;
+	int runs = 9, flows = 4096, opt, err = 0;
+	__u64 packets = 1000000, hblb_counted = 0, refl_counted = 0, fwd0, fwd1;
 	double hblb_mpps[64], refl_mpps[64], hblb_wall[64], refl_wall[64], pair_ratio[64], h, r, ratio,
 	       hw, rw, dummy;
 	struct bpf_object *refl_obj = NULL;
