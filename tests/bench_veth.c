@@ -18,7 +18,8 @@
  * frame batch, so the ratio understates the forwarder's own difference.
  *
  * Usage: bench_veth --hblb PATH --reflector floor_tx.bpf.o --json OUT [--quick]
- *        [--runs N] [--packets N] [--flows N]           (root)
+ *        [--runs N] [--packets N] [--flows N] [--flow-buckets N (hblb's; default its own)]
+ *        (root)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -118,11 +119,12 @@ static int attach_reflector(const char *path, int ifindex, struct bpf_object **o
 	return 0;
 }
 
-static int start_hblb(const char *hblb)
+static int start_hblb(const char *hblb, const char *flow_buckets)
 {
 	char *argv[] = { (char *)hblb, "--pin-dir", pin_dir, "daemon", "-i", "lb0:native",
 			 /* no heartbeats here: backends start up and stay for 30 min */
-			 "--start-up", "--interval", "600000", "--flap", "off", NULL };
+			 "--start-up", "--interval", "600000", "--flap", "off",
+			 flow_buckets ? "--flow-buckets" : NULL, (char *)flow_buckets, NULL };
 	char path[256], args[256];
 	int up = 0;
 
@@ -191,7 +193,7 @@ static int run_once(struct livegen *g, const struct target *t, const struct live
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: bench_veth --hblb PATH --reflector floor_tx.bpf.o --json OUT [--quick]\n"
-		   "                  [--runs N] [--packets N] [--flows N]\n");
+		   "                  [--runs N] [--packets N] [--flows N] [--flow-buckets N]\n");
 }
 
 int main(int argc, char **argv)
@@ -204,10 +206,11 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'r' },
 		{ "packets", required_argument, NULL, 'n' },
 		{ "flows", required_argument, NULL, 'f' },
+		{ "flow-buckets", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *hblb = NULL, *reflector = NULL, *json = NULL;
+	const char *hblb = NULL, *reflector = NULL, *json = NULL, *flow_buckets = NULL;
 	int runs = 9, flows = 4096, opt, err = 0;
 	__u64 packets = 1000000, hblb_counted = 0, refl_counted = 0, fwd0, fwd1;
 	double hblb_mpps[64], refl_mpps[64], hblb_wall[64], refl_wall[64], pair_ratio[64], h, r, ratio,
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
 		case 'r': runs = atoi(optarg); break;
 		case 'n': packets = strtoull(optarg, NULL, 10); break;
 		case 'f': flows = atoi(optarg); break;
+		case 'B': flow_buckets = optarg; break;
 		case 'h': usage(stdout); return EXIT_SUCCESS;
 		default: usage(stderr); return EXIT_FAILURE;
 		}
@@ -247,7 +251,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	if (setup_netns() || (err = start_hblb(hblb))) {
+	if (setup_netns() || (err = start_hblb(hblb, flow_buckets))) {
 		show_log();
 		return EXIT_FAILURE;
 	}
