@@ -213,7 +213,8 @@ int batch_end(bool commit)
 	int err = 0;
 
 	batch_active = false;
-	if (!commit && batch_changed) {
+	/* restore even if no command finished: one may have failed half-way */
+	if (!commit) {
 		err = map_copy_restore(&batch_copies[0]);
 		if (!err)
 			err = map_copy_restore(&batch_copies[1]);
