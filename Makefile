@@ -189,3 +189,31 @@ clean:
 demo: deps
 	$(MAKE) $(BUILD)/hblb
 	BUILD=$(BUILD) scripts/demo.sh
+
+# ---- live frames: veth and heartbeat-scale benchmarks, the flood test ------
+# tests/livegen.*: a packet generator on BPF_PROG_TEST_RUN live frames
+# (xdp-trafficgen does not run on this kernel) and a counting sink.
+LIVEGEN_OBJS := $(BUILD)/livegen.o $(BUILD)/log.o
+.PHONY: bench-veth bench-hbscale
+all: $(BUILD)/bench_veth $(BUILD)/bench_hbscale $(BUILD)/test_flood
+
+$(BUILD)/livegen.bpf.o: tests/livegen.bpf.c tests/livegen.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/livegen.o: tests/livegen.c tests/livegen.h $(BUILD)/livegen.skel.h include/hblb.h user/log.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/bench_veth.o $(BUILD)/bench_hbscale.o $(BUILD)/test_flood.o: tests/livegen.h
+
+$(BUILD)/bench_veth $(BUILD)/bench_hbscale $(BUILD)/test_flood: %: %.o $(LIVEGEN_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
+
+bench-veth: deps
+	$(MAKE) $(BUILD)/hblb $(BUILD)/floor_tx.bpf.o $(BUILD)/bench_veth
+	$(BUILD)/bench_veth --hblb $(BUILD)/hblb --reflector $(BUILD)/floor_tx.bpf.o \
+		--json $(BUILD)/bench/veth.json $(if $(QUICK),--quick)
+
+bench-hbscale: deps
+	$(MAKE) $(BUILD)/hblb $(BUILD)/bench_hbscale
+	$(BUILD)/bench_hbscale --hblb $(BUILD)/hblb \
+		--json $(BUILD)/bench/heartbeat_scale.json $(if $(QUICK),--quick)

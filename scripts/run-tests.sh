@@ -66,11 +66,13 @@ root_suites=(
 	'checks "$BUILD/test_checks"'
 	'daemon "$BUILD/test_daemon" "$BUILD/hblb"'
 	'cli tests/test_cli.sh "$BUILD/hblb"'
+	'batch tests/test_batch.sh "$BUILD/hblb"'
 	'beat tests/test_beat.sh "$BUILD/hblb"'
 	'log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"'
 	'system tests/test_system.sh "$BUILD/hblb"'
 	'checks_system tests/test_checks_system.sh "$BUILD/hblb"'
 	'apache tests/test_apache.sh "$BUILD/hblb"'
+	'flood "$BUILD/test_flood" "$BUILD/hblb"'
 	'bench bench_smoke'
 )
 if [[ $(id -u) -eq 0 ]]; then

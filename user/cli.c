@@ -21,6 +21,9 @@ static int pin_get(const struct pins *p, const char *name)
 	return bpf_obj_get(path);
 }
 
+static struct pins batch_pins;
+static bool batch_active, batch_changed;
+
 int pins_open(struct pins *p, const struct global_opts *g)
 {
 	struct statfs st;
@@ -33,6 +36,11 @@ int pins_open(struct pins *p, const struct global_opts *g)
 		HBLB_MAP_SVC_STATS, HBLB_MAP_BE_STATS, HBLB_MAP_CONFIG, HBLB_MAP_SVC_GEN,
 	};
 
+	if (batch_active) {
+		*p = batch_pins;
+		p->borrowed = true;
+		return 0;
+	}
 	memset(p, 0, sizeof(*p));
 	p->lock_fd = -1;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -66,6 +74,8 @@ void pins_close(struct pins *p)
 		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
 		       &p->svc_gen, &p->lock_fd };
 
+	if (p->borrowed)
+		return;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -79,6 +89,8 @@ int pins_lock(struct pins *p)
 {
 	char path[512];
 
+	if (p->borrowed)
+		return 0;
 	snprintf(path, sizeof(path), "%s/%s", p->dir, HBLB_MAP_CFG_GEN);
 	p->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (p->lock_fd < 0 || flock(p->lock_fd, LOCK_EX)) {
@@ -107,11 +119,121 @@ int pins_bump(struct pins *p)
 	__u32 zero = 0;
 	__u64 gen = 0;
 
+	if (p->borrowed) {
+		batch_changed = true;
+		return 0;
+	}
 	bpf_map_lookup_elem(p->cfg_gen, &zero, &gen);
 	gen++;
 	if (bpf_map_update_elem(p->cfg_gen, &zero, &gen, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+/* A hash map's entries, to put back if a batch fails. */
+struct map_copy {
+	int fd;
+	__u32 key_size, value_size, n;
+	char *data;             /* n x (key, value) */
+};
+
+static struct map_copy batch_copies[2];
+
+static int map_copy_take(int fd, struct map_copy *c)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char *key, *prev = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	c->key_size = info.key_size;
+	c->value_size = info.value_size;
+	c->data = malloc((size_t)info.max_entries * (info.key_size + info.value_size) + info.key_size);
+	if (!c->data)
+		return -ENOMEM;
+	for (;;) {
+		key = c->data + (size_t)c->n * (c->key_size + c->value_size);
+		if (c->n == info.max_entries || bpf_map_get_next_key(fd, prev, key))
+			break;
+		/* an entry deleted meanwhile cannot be: writers hold the lock */
+		if (bpf_map_lookup_elem(fd, key, key + c->key_size))
+			return -errno;
+		prev = key;
+		c->n++;
+	}
+	return 0;
+}
+
+/* Empties the map and puts the copy back. */
+static int map_copy_restore(const struct map_copy *c)
+{
+	char key[256];
+	int err = 0;
+
+	if (c->key_size > sizeof(key))
+		return -E2BIG;
+	while (bpf_map_get_next_key(c->fd, NULL, key) == 0)
+		if (bpf_map_delete_elem(c->fd, key))
+			return -errno;
+	for (__u32 i = 0; i < c->n && !err; i++) {
+		const char *k = c->data + (size_t)i * (c->key_size + c->value_size);
+
+		if (bpf_map_update_elem(c->fd, k, k + c->key_size, BPF_NOEXIST))
+			err = -errno;
+	}
+	return err;
+}
+
+int batch_begin(const struct global_opts *g)
+{
+	int err = pins_open_locked(&batch_pins, g);
+
+	if (err)
+		return err;
+	err = map_copy_take(batch_pins.cfg_svcs, &batch_copies[0]);
+	if (!err)
+		err = map_copy_take(batch_pins.cfg_bes, &batch_copies[1]);
+	if (err) {
+		pr_err("cannot copy the configuration before the batch: %s", strerror(-err));
+		free(batch_copies[0].data);
+		free(batch_copies[1].data);
+		pins_close(&batch_pins);
+		return err;
+	}
+	batch_active = true;
+	batch_changed = false;
+	return 0;
+}
+
+int batch_end(bool commit)
+{
+	int err = 0;
+
+	batch_active = false;
+	/* restore even if no command finished: one may have failed half-way */
+	if (!commit) {
+		err = map_copy_restore(&batch_copies[0]);
+		if (!err)
+			err = map_copy_restore(&batch_copies[1]);
+		if (err)
+			pr_err("cannot undo the batch: %s; the configuration maps hold part of it, "
+			       "and the daemon sees it at the next change or SIGHUP", strerror(-err));
+	} else if (commit && batch_changed) {
+		err = pins_bump(&batch_pins);
+		if (err)
+			pr_err("cannot tell the daemon about the batch: %s", strerror(-err));
+		else if (!daemon_running(&batch_pins))
+			pr_warn("no hblb daemon is running on %s: the changes apply when one starts",
+				batch_pins.dir);
+	}
+	free(batch_copies[0].data);
+	free(batch_copies[1].data);
+	memset(batch_copies, 0, sizeof(batch_copies));
+	pins_close(&batch_pins);
+	return err;
 }
 
 bool daemon_running(const struct pins *p)

@@ -24,6 +24,7 @@ struct pins {
 	int cfg_svcs, cfg_bes, cfg_gen;
 	int services, backends, reals, hb, stats, svc_stats, be_stats, config, svc_gen;
 	int lock_fd;            /* the configuration lock, when held */
+	bool borrowed;          /* the batch's pins: closing, locking, bumping are the batch's */
 };
 
 /* Opens the pins under the pin directory. Fails with a message saying
@@ -38,6 +39,13 @@ int pins_lock(struct pins *p);
 int pins_open_locked(struct pins *p, const struct global_opts *g);
 /* Tells the daemon the configuration changed. */
 int pins_bump(struct pins *p);
+/* hblb batch: between batch_begin and batch_end every command gets the
+ * batch's open, locked pins; its changes are told to the daemon with one
+ * generation bump at the end, or undone together (the configuration maps
+ * restored as they were) if the batch fails. */
+int batch_begin(const struct global_opts *g);
+int batch_end(bool commit);
+
 /* Whether a daemon holds the pin directory. */
 bool daemon_running(const struct pins *p);
 

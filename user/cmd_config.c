@@ -16,7 +16,8 @@
 
 static void warn_no_daemon(const struct pins *p)
 {
-	if (!daemon_running(p))
+	/* a batch warns once, at its end */
+	if (!p->borrowed && !daemon_running(p))
 		pr_warn("no hblb daemon is running on %s: the change applies when one starts", p->dir);
 }
 

@@ -49,11 +49,13 @@ static int cmd_daemon_run(int argc, char **argv, struct global_opts *g)
 }
 
 static int cmd_help(int argc, char **argv, struct global_opts *g);
+static int cmd_batch(int argc, char **argv, struct global_opts *g);
 
 static const struct command top_commands[] = {
 	{ "attach", cmd_attach, "DEV [mode native|generic]   load onto the pinned maps and attach" },
 	{ "detach", cmd_detach, "DEV   detach hblb's program from DEV" },
 	{ "status", cmd_status, "every service and backend at a glance, then counters" },
+	{ "batch", cmd_batch, "FILE|-   service and backend commands, one a line: all applied, or none" },
 	{ "daemon", cmd_daemon_run, "[OPTIONS]   the controller (see 'hblb daemon --help')" },
 	{ "beat", cmd_beat, "[OPTIONS]   send heartbeats from a backend (see 'hblb beat --help')" },
 	{ "verifier-stats", cmd_verifier_stats, "the verifier's instruction count for the program" },
@@ -111,6 +113,98 @@ static int run_command(const struct command *c, int argc, char **argv, struct gl
 	return c->run(argc, argv, g);
 }
 
+/* `hblb OBJECT COMMAND ARGS`, argv after the object word. */
+static int run_object(const struct object *o, int argc, char **argv, struct global_opts *g)
+{
+	const char *cmd = argc ? argv[0] : "help";
+
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
+		return object_help(o, stdout);
+	for (const struct command *c = o->commands; c->name; c++)
+		if (!strcmp(cmd, c->name))
+			return run_command(c, argc - 1, argv + 1, g);
+	pr_err("unknown command '%s %s': see 'hblb %s help'", o->name, cmd, o->name);
+	return -EINVAL;
+}
+
+/* Splits a line into words at blanks; '#' starts a comment. The number
+ * of words, or -E2BIG. */
+static int split_words(char *line, char **words, int max)
+{
+	int n = 0;
+
+	for (char *p = line;;) {
+		p += strspn(p, " \t\r\n");
+		if (!*p || *p == '#')
+			return n;
+		if (n == max)
+			return -E2BIG;
+		words[n++] = p;
+		p += strcspn(p, " \t\r\n");
+		if (*p)
+			*p++ = 0;
+	}
+}
+
+/* hblb batch FILE|-: like `ip -batch`, a command per line (without the
+ * leading "hblb"), under one lock, told to the daemon with one generation
+ * bump: 10,000 backends are added in one process and one table rebuild.
+ * The first failing line stops the batch and undoes all of it. */
+static int cmd_batch(int argc, char **argv, struct global_opts *g)
+{
+	const char *path = argc == 1 ? argv[0] : NULL;
+	char *line = NULL, *words[32];
+	int err = 0, n, lineno = 0;
+	bool began;
+	size_t cap = 0;
+	FILE *f;
+
+	if (!path) {
+		pr_err("usage: hblb batch FILE|-   (service and backend commands, one a line)");
+		return -EINVAL;
+	}
+	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		err = -errno;
+		pr_err("cannot read %s: %s", path, strerror(-err));
+		return err;
+	}
+	err = batch_begin(g);
+	began = !err;
+	while (!err && getline(&line, &cap, f) >= 0) {
+		const struct object *o = NULL;
+
+		lineno++;
+		n = split_words(line, words, sizeof(words) / sizeof(words[0]));
+		if (n == 0)
+			continue;
+		for (size_t i = 0; n > 0 && i < sizeof(objects) / sizeof(objects[0]); i++)
+			if (!strcmp(words[0], objects[i].name))
+				o = &objects[i];
+		if (n < 0)
+			pr_err("too many words");
+		else if (!o)
+			pr_err("'%s': only service and backend commands can be batched", words[0]);
+		err = n < 0 ? n : !o ? -EINVAL : run_object(o, n - 1, words + 1, g);
+		if (err)
+			pr_err("%s:%d: failed: the batch is undone, nothing changed",
+			       f == stdin ? "stdin" : path, lineno);
+	}
+	if (!err && ferror(f)) {
+		err = -EIO;
+		pr_err("cannot read %s: the batch is undone, nothing changed", path);
+	}
+	if (began) {
+		int end = batch_end(!err);
+
+		err = err ? err : end;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -141,21 +235,10 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	word = argv[optind];
-	for (size_t o = 0; o < sizeof(objects) / sizeof(objects[0]); o++) {
-		const char *cmd;
-
-		if (strcmp(word, objects[o].name))
-			continue;
-		cmd = optind + 1 < argc ? argv[optind + 1] : "help";
-		if (!strcmp(cmd, "help") || !strcmp(cmd, "--help"))
-			return object_help(&objects[o], stdout), EXIT_SUCCESS;
-		for (const struct command *c = objects[o].commands; c->name; c++)
-			if (!strcmp(cmd, c->name))
-				return run_command(c, argc - optind - 2, argv + optind + 2, &g) ?
-				       EXIT_FAILURE : EXIT_SUCCESS;
-		pr_err("unknown command '%s %s': see 'hblb %s help'", word, cmd, word);
-		return EXIT_FAILURE;
-	}
+	for (size_t o = 0; o < sizeof(objects) / sizeof(objects[0]); o++)
+		if (!strcmp(word, objects[o].name))
+			return run_object(&objects[o], argc - optind - 1, argv + optind + 1, &g) ?
+			       EXIT_FAILURE : EXIT_SUCCESS;
 	for (const struct command *c = top_commands; c->name; c++)
 		if (!strcmp(word, c->name)) {
 			err = run_command(c, argc - optind - 1, argv + optind + 1, &g);
