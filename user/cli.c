@@ -429,3 +429,49 @@ void json_bool(struct json *j, const char *key, bool val)
 	json_sep(j, key);
 	fputs(val ? "true" : "false", j->f);
 }
+
+/* All of hblb_backends in one batch (one syscall instead of 16k); element
+ * by element where batch lookups are unsupported. */
+int read_dp_backends(int fd, struct hblb_backend **out, __u32 *n_out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct hblb_backend *recs;
+	__u32 *keys, n, batch = 0;
+	int err;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.value_size != sizeof(*recs))
+		return -EPROTO;
+	n = info.max_entries;
+	recs = calloc(n ? n : 1, sizeof(*recs));
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!recs || !keys) {
+		free(recs);
+		free(keys);
+		return -ENOMEM;
+	}
+	err = bpf_map_lookup_batch(fd, NULL, &batch, keys, recs, &n, &opts);
+	if (err && errno != ENOENT) {
+		/* keys are the ids of an array: rebuild in place */
+		n = info.max_entries;
+		for (__u32 id = 0; id < n; id++)
+			if (bpf_map_lookup_elem(fd, &id, &recs[id]))
+				memset(&recs[id], 0, sizeof(recs[id]));
+	} else {
+		/* array batches come in id order; make sure, so recs[id] holds */
+		for (__u32 i = 0; i < n; i++) {
+			if (keys[i] != i) {
+				free(recs);
+				free(keys);
+				return -EPROTO;
+			}
+		}
+	}
+	free(keys);
+	*out = recs;
+	*n_out = n;
+	return 0;
+}

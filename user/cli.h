@@ -75,4 +75,7 @@ void json_str(struct json *j, const char *key, const char *val);
 void json_u64(struct json *j, const char *key, unsigned long long val);
 void json_bool(struct json *j, const char *key, bool val);
 
+/* hblb_backends read whole: recs[id] for every id (*n entries); free() it */
+int read_dp_backends(int fd, struct hblb_backend **recs, __u32 *n);
+
 #endif

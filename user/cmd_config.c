@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -144,14 +145,16 @@ struct be_view {
 };
 
 /* The data path's record of a configured backend, if the daemon made one. */
-static bool find_dp_backend(const struct pins *p, const struct hblb_cfg_backend_key *k,
-			    struct hblb_backend *rec, __u32 *id_out)
+/* The data-path record of a configured backend, from a snapshot of
+ * hblb_backends taken once per listing (one batch read, not one per id). */
+static bool find_dp_backend(const struct hblb_backend *recs, __u32 n,
+			    const struct hblb_cfg_backend_key *k, struct hblb_backend *rec,
+			    __u32 *id_out)
 {
-	__u32 max = map_max_entries(p->backends);
-
-	for (__u32 id = 0; id < max; id++) {
-		if (bpf_map_lookup_elem(p->backends, &id, rec) == 0 && rec->addr == k->addr &&
-		    !memcmp(&rec->service, &k->service, sizeof(k->service))) {
+	for (__u32 id = 0; id < n; id++) {
+		if (recs[id].addr == k->addr &&
+		    !memcmp(&recs[id].service, &k->service, sizeof(k->service))) {
+			*rec = recs[id];
 			*id_out = id;
 			return true;
 		}
@@ -417,6 +420,8 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 	struct hblb_cfg_backend_key k, prev, *pk = NULL;
 	struct hblb_service_key only;
 	bool filter = false;
+	struct hblb_backend *recs = NULL;
+	__u32 n_recs = 0;
 	struct json j;
 	struct pins p;
 	int err;
@@ -440,6 +445,12 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		pins_close(&p);
 		return -ENOENT;
 	}
+	err = read_dp_backends(p.backends, &recs, &n_recs);
+	if (err) {
+		pr_err("cannot read %s: %s", HBLB_MAP_BACKENDS, strerror(-err));
+		pins_close(&p);
+		return err;
+	}
 	if (g->json) {
 		json_begin(&j, g->pretty);
 		json_arr_open(&j, NULL);
@@ -457,7 +468,7 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		if ((filter && memcmp(&k.service, &only, sizeof(only))) ||
 		    bpf_map_lookup_elem(p.cfg_bes, &k, &b.cfg))
 			continue;
-		b.in_dp = find_dp_backend(&p, &k, &b.rec, &b.id);
+		b.in_dp = find_dp_backend(recs, n_recs, &k, &b.rec, &b.id);
 		/* the configured MAC, else the one the daemon resolved, if any */
 		m = (b.cfg.flags & HBLB_BECFG_MAC) ? b.cfg.mac :
 		    b.in_dp && memcmp(b.rec.mac, "\0\0\0\0\0\0", 6) ? b.rec.mac : NULL;
@@ -504,6 +515,7 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		json_arr_close(&j);
 		json_end(&j);
 	}
+	free(recs);
 	pins_close(&p);
 	return 0;
 }

@@ -192,52 +192,6 @@ static int read_cfg_backends(const struct pins *p, struct status *st)
 	return 0;
 }
 
-/* All of hblb_backends in one batch (one syscall instead of 16k); element
- * by element where batch lookups are unsupported. */
-static int read_dp_backends(int fd, struct hblb_backend **out, __u32 *n_out)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct bpf_map_info info;
-	struct hblb_backend *recs;
-	__u32 *keys, n, batch = 0;
-	int err;
-
-	err = map_info(fd, &info);
-	if (err)
-		return err;
-	if (info.value_size != sizeof(*recs))
-		return -EPROTO;
-	n = info.max_entries;
-	recs = calloc(n ? n : 1, sizeof(*recs));
-	keys = calloc(n ? n : 1, sizeof(*keys));
-	if (!recs || !keys) {
-		free(recs);
-		free(keys);
-		return -ENOMEM;
-	}
-	err = bpf_map_lookup_batch(fd, NULL, &batch, keys, recs, &n, &opts);
-	if (err && errno != ENOENT) {
-		/* keys are the ids of an array: rebuild in place */
-		n = info.max_entries;
-		for (__u32 id = 0; id < n; id++)
-			if (bpf_map_lookup_elem(fd, &id, &recs[id]))
-				memset(&recs[id], 0, sizeof(recs[id]));
-	} else {
-		/* array batches come in id order; make sure, so recs[id] holds */
-		for (__u32 i = 0; i < n; i++) {
-			if (keys[i] != i) {
-				free(recs);
-				free(keys);
-				return -EPROTO;
-			}
-		}
-	}
-	free(keys);
-	*out = recs;
-	*n_out = n;
-	return 0;
-}
-
 static int percpu_sum_traffic(int fd, __u32 id, struct hblb_traffic *buf, int ncpus,
 			      struct hblb_traffic *sum)
 {
