@@ -25,7 +25,7 @@ TOPO_PASS_OBJ=$(dirname "$HBLB")/floor_pass.bpf.o
 MODES=${HBLB_SYSTEM_MODES:-generic native}
 INTERVAL=100            # heartbeat interval and the daemon's, ms
 TICK=5                  # daemon tick, ms
-DEAD_AFTER=5            # 500 ms: a heartbeat starved a little longer on a busy machine is no death
+DEAD_AFTER=10           # 1 s: at load 15-17 on 2 cores, 3-5 x 100 ms took live backends down
 STALL_MS=2000           # a gap between two replies on a long-lived connection above this is a stall
 SVC=$TOPO_VIP:80
 passed=0
@@ -86,7 +86,7 @@ start_backend() {       # start_backend N READY: an HTTP server answering "bN", 
 
 start_daemon() {        # start_daemon LOG: the controller, a direct child (nsenter execs it)
 	nsenter --net=/run/netns/"$P-lb" nice -n -10 "$HBLB" --pin-dir "$PIN" daemon -i "eth0:$MODE" \
-		--interval "$INTERVAL" --dead-after "$DEAD_AFTER" --tick "$TICK" >"$1" 2>&1 &
+		--interval "$INTERVAL" --dead-after "$DEAD_AFTER" --tick "$TICK" --flap off >"$1" 2>&1 &
 	DAEMON=$!
 	for _ in $(seq 250); do
 		grep -q "running on" "$1" && return 0
@@ -363,8 +363,20 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 	fi
 }
 
+# Deaths the test did not cause (a sender starved on a loaded machine) make
+# other checks fail: name them, so such a failure explains itself.
+unplanned_deaths() {
+	local log=$WORK/daemon.log
+	[[ -n $WORK && -e $log ]] || return 0
+	cat "$log" "$WORK/daemon2.log" 2>/dev/null | grep -E -- '-> (down|held)|EVERY BACKEND' |
+		grep -vE ' (198\.18\.7\.13 .*up -> down|198\.18\.7\.11 .*up -> down)' | sed "s/^/# $MODE: unplanned: /"
+	cat "$log" "$WORK/daemon2.log" 2>/dev/null | grep -cE -- '-> (down|held)' |
+		sed "s/^/# $MODE: daemon state changes to down: /; s/\$/ (the test causes 2)/"
+}
+
 for MODE in $MODES; do
 	run_mode
+	unplanned_deaths
 	cleanup_mode
 done
 
