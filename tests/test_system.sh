@@ -23,6 +23,9 @@ cd "$(dirname "$0")/.."
 HBLB=$(realpath "${1:?usage: test_system.sh PATH/TO/hblb}")
 TOPO_PASS_OBJ=$(dirname "$HBLB")/floor_pass.bpf.o
 MODES=${HBLB_SYSTEM_MODES:-generic native}
+# the interpreter itself, not a wrapper (pyenv's shim forks): signals to $!
+# must reach the client
+PY=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
 INTERVAL=100            # heartbeat interval and the daemon's, ms
 TICK=5                  # daemon tick, ms
 DEAD_AFTER=10           # 1 s: at load 15-17 on 2 cores, 3-5 x 100 ms took live backends down
@@ -74,7 +77,7 @@ start_beat() {          # start_beat N READY
 stop_beat() { stop_pid "${BEAT[$1]}"; unset "BEAT[$1]"; }
 
 start_backend() {       # start_backend N READY: an HTTP server answering "bN", then heartbeats
-	ip netns exec "$P-b$1" python3 tests/sys_http.py "b$1" 80 >"$WORK/http$1.log" 2>&1 &
+	ip netns exec "$P-b$1" "$PY" tests/sys_http.py "b$1" 80 >"$WORK/http$1.log" 2>&1 &
 	HTTP[$1]=$!
 	for _ in $(seq 250); do
 		ip netns exec "$P-b$1" ss -Hltn 'sport = :80' | grep -q . && break
@@ -96,11 +99,11 @@ start_daemon() {        # start_daemon LOG: the controller, a direct child (nsen
 	return 1
 }
 
-count() { ip netns exec "$P-cl" python3 tests/sys_conn.py count "$TOPO_VIP" "$1"; }
+count() { ip netns exec "$P-cl" "$PY" tests/sys_conn.py count "$TOPO_VIP" "$1"; }
 count_of() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2" | grep . || echo 0; }
 
 stream_start() {        # stream_start NAME: new connections back to back
-	ip netns exec "$P-cl" python3 tests/sys_conn.py stream "$TOPO_VIP" "$WORK/$1.stream" &
+	ip netns exec "$P-cl" "$PY" tests/sys_conn.py stream "$TOPO_VIP" "$WORK/$1.stream" &
 	STREAM=$!
 }
 
@@ -111,14 +114,18 @@ stream_report() {       # stream_report NAME [watch=B] [after=NS] [window=FROM,T
 }
 
 hold_start() {          # hold_start NAME BACKENDS: 2 long-lived connections to each
-	ip netns exec "$P-cl" python3 tests/sys_conn.py hold "$TOPO_VIP" "$WORK/$1.json" \
+	ip netns exec "$P-cl" "$PY" tests/sys_conn.py hold "$TOPO_VIP" "$WORK/$1.json" \
 		--backends="$2" --per-backend=2 --period-ms=15 --after=10 &
 	HOLD=$!
 	until [[ -e $WORK/$1.json.ready ]]; do
-		kill -0 "$HOLD" 2>/dev/null || { HOLD=; return 1; }
+		kill -0 "$HOLD" 2>/dev/null || { wait "$HOLD"; HOLD= HELD="the client exited"; return 1; }
 		sleep 0.02
 	done
-	[[ ! -e $WORK/$1.json ]]        # written this early only for an error
+	[[ ! -e $WORK/$1.json ]] && return 0
+	wait "$HOLD"                    # the report this early says why it could not open them
+	HOLD=
+	HELD=$(cat "$WORK/$1.json")
+	return 1
 }
 
 # hold_end NAME EXCLUDE: mark "event over", let every connection answer 10
@@ -157,19 +164,6 @@ EOF
 }
 
 state_of() { topo_state_of "$@"; }
-
-last_hb_ns() {          # last_hb_ns ADDR: when its last heartbeat arrived (CLOCK_REALTIME ns)
-	local t0 t1 age
-	t0=$(now_ns)
-	age=$(hb -j status | python3 -c '
-import json, sys
-for s in json.load(sys.stdin)["services"]:
-    for b in s["backends"]:
-        if b["address"] == sys.argv[1]:
-            print(b.get("last_heartbeat_age_ms", -1))' "$1")
-	t1=$(now_ns)
-	echo $(((t0 + t1) / 2 - ${age:--1} * 1000000))
-}
 
 silence_ms() {          # silence_ms LOG ADDR: the daemon's "no heartbeat for S.CC s" when ADDR went down
 	local v
@@ -265,7 +259,7 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 		if hold_end dead b3; then ok "long-lived connections to the others survive the death: $HELD"
 		else fail "long-lived connections through a death" "$HELD"; fi
 	else
-		fail "long-lived connections open"
+		fail "long-lived connections open" "$HELD"
 	fi
 	start_beat 3 30         # b3 back for the rest
 	topo_wait_state 198.18.7.13 up 10 || fail "b3 readmitted when it beats again"
@@ -286,7 +280,7 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 		if hold_end drain ""; then ok "established connections to the drained b2 and the others keep working: $HELD"
 		else fail "long-lived connections through a drain" "$HELD"; fi
 	else
-		fail "long-lived connections open"
+		fail "long-lived connections open" "$HELD"
 	fi
 	hb backend undrain "$SVC" 198.18.7.12
 	topo_wait_state 198.18.7.12 up 10 || fail "b2 undrained"
@@ -309,7 +303,7 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 		if hold_end add ""; then ok "established connections to b1-b3 untouched by the addition: $HELD"
 		else fail "long-lived connections through an addition" "$HELD"; fi
 	else
-		fail "long-lived connections open"
+		fail "long-lived connections open" "$HELD"
 	fi
 
 	# 5: SIGKILL the daemon during traffic, start another on the same pins
@@ -359,7 +353,7 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 			fail "the restarted daemon expires a silenced backend" "$(tail -5 "$WORK/daemon2.log")"
 		fi
 	else
-		fail "long-lived connections open"
+		fail "long-lived connections open" "$HELD"
 	fi
 }
 
