@@ -13,6 +13,9 @@
 #   5. hblb daemon SIGKILLed during traffic: every request succeeds, a new
 #      daemon adopts the pinned state without breaking a connection, and it
 #      is in charge (a backend silenced afterwards still expires).
+# A mode whose checks fail after backend deaths the test did not cause (a
+# machine too loaded to deliver heartbeats for a second) is shown as void,
+# the deaths named, and run once more.
 # Usage: tests/test_system.sh PATH/TO/hblb (root). HBLB_SYSTEM_MODES picks
 # the modes ("generic native" by default); HBLB_SYSTEM_KEEP=DIR keeps each
 # mode's logs and client reports in DIR/MODE.
@@ -56,7 +59,7 @@ cleanup_mode() {
 	[[ -n $WORK ]] && rm -rf "$WORK"
 	P= PIN= WORK=
 }
-trap cleanup_mode EXIT
+trap cleanup_mode EXIT             # and the output buffer, below
 trap 'exit 130' INT TERM
 
 ok() { passed=$((passed + 1)); echo "ok - $MODE: $1"; }
@@ -357,21 +360,42 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 	fi
 }
 
-# Deaths the test did not cause (a sender starved on a loaded machine) make
-# other checks fail: name them, so such a failure explains itself.
+# Deaths the test did not cause: the daemon's verdicts other than b3's
+# (scenario 2) and, after the restart, b1's (scenario 5). On a machine too
+# loaded to deliver heartbeats for a second, live backends go down, rightly,
+# and checks fail that judge the load balancer, not the machine.
 unplanned_deaths() {
-	local log=$WORK/daemon.log
-	[[ -n $WORK && -e $log ]] || return 0
-	cat "$log" "$WORK/daemon2.log" 2>/dev/null | grep -E -- '-> (down|held)|EVERY BACKEND' |
-		grep -vE ' (198\.18\.7\.13 .*up -> down|198\.18\.7\.11 .*up -> down)' | sed "s/^/# $MODE: unplanned: /"
-	cat "$log" "$WORK/daemon2.log" 2>/dev/null | grep -cE -- '-> (down|held)' |
-		sed "s/^/# $MODE: daemon state changes to down: /; s/\$/ (the test causes 2)/"
+	[[ -n $WORK ]] || return 0
+	awk '/-> (down|held)|EVERY BACKEND/ {
+		if (!b3 && / 198\.18\.7\.13 .*up -> down/) { b3 = 1; next }
+		print }' "$WORK/daemon.log" 2>/dev/null
+	awk '/-> (down|held)|EVERY BACKEND/ {
+		if (!b1 && / 198\.18\.7\.11 .*up -> down/) { b1 = 1; next }
+		print }' "$WORK/daemon2.log" 2>/dev/null
 }
 
+# A mode whose checks failed after deaths the test did not cause is void and
+# runs once more; its lines are shown as "# void:", the deaths named.
+OUTBUF=$(mktemp /tmp/hblb-test-system-out.XXXXXX)
+trap 'cleanup_mode; rm -f "$OUTBUF"' EXIT
 for MODE in $MODES; do
-	run_mode
-	unplanned_deaths
-	cleanup_mode
+	for attempt in 1 2; do
+		p0=$passed f0=$failed
+		run_mode >"$OUTBUF"
+		deaths=$(unplanned_deaths)
+		if [[ -n $deaths ]] && ((failed > f0 && attempt == 1)); then
+			sed 's/^/# void: /' "$OUTBUF"
+			echo "# $MODE: void: deaths the test did not cause (load average $(cut -d' ' -f1-3 /proc/loadavg)); once more:"
+			sed 's/^/#   /' <<<"$deaths"
+			passed=$p0 failed=$f0
+			cleanup_mode
+			continue
+		fi
+		cat "$OUTBUF"
+		[[ -n $deaths ]] && sed "s/^/# $MODE: deaths the test did not cause: /" <<<"$deaths"
+		cleanup_mode
+		break
+	done
 done
 
 echo
