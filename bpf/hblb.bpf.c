@@ -353,13 +353,23 @@ static __always_inline int backend_keeps_flow(const struct hblb_backend *be, __u
 	       (be->state == HBLB_BE_UP || be->state == HBLB_BE_DRAINING);
 }
 
+/* A TCP SYN without ACK opens a new connection even when its 5-tuple is
+ * still in the flow table (a client reusing the port of a closed
+ * connection): a draining backend must not get it. The one casualty: a SYN
+ * retransmitted across the drain moves, as it would across a table change. */
+static __always_inline int opens_connection(const struct tcphdr *tcp)
+{
+	return tcp && tcp->syn && !tcp->ack;
+}
+
 /*
  * Service traffic: the flow table first (a hit needs only array lookups,
  * which the verifier inlines; a hash-map lookup is a call, ~20 ns here),
  * then the service and its table for new or re-steered flows.
  */
 static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_config *cfg,
-					  struct ethhdr *eth, struct iphdr *ip, __u32 ports)
+					  struct ethhdr *eth, struct iphdr *ip, __u32 ports,
+					  int new_conn)
 {
 	__u32 ifindex = ctx->ingress_ifindex, hash, bucket_idx, id, i, svc_id;
 	struct hblb_service_key skey = {
@@ -404,7 +414,8 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 			slot = f;
 			id = f->backend;
 			be = bpf_map_lookup_elem(&hblb_backends, &id);
-			if (be && backend_keeps_flow(be, *(__u64 *)&skey)) {
+			if (be && backend_keeps_flow(be, *(__u64 *)&skey) &&
+			    !(new_conn && be->state == HBLB_BE_DRAINING)) {
 				svc_id = be->service_id;
 				count(HBLB_R_FLOW_HIT);
 				goto forward;
@@ -466,7 +477,7 @@ static __always_inline int hblb_process(struct xdp_md *ctx)
 	const struct hblb_config *cfg;
 	struct ethhdr *eth;
 	struct iphdr *ip;
-	struct tcphdr *tcp;
+	struct tcphdr *tcp = NULL;
 	struct udphdr *udp;
 	void *l4_end;
 	__u32 zero = 0, ports;
@@ -504,7 +515,7 @@ static __always_inline int hblb_process(struct xdp_md *ctx)
 		r = HBLB_R_PASS_NOT_SERVICE;
 		goto out;
 	}
-	return handle_service(ctx, cfg, eth, ip, ports);
+	return handle_service(ctx, cfg, eth, ip, ports, opens_connection(tcp));
 
 out:
 	count(r);

@@ -3,7 +3,8 @@
 # make demo: hblb in network namespaces, a line per step. Three backends
 # serve HTTP and send heartbeats with `hblb beat`; hblb balances a VIP over
 # them; one falls silent and comes back; one is drained. Everything is
-# removed at the end, also on failure or Ctrl-C.
+# removed at the end, also on failure or Ctrl-C. MODE=native|generic picks
+# the XDP mode on the load balancer (generic by default).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/topology.sh
@@ -13,6 +14,8 @@ P=hbdemo$$
 PIN=/sys/fs/bpf/hblb-demo-$$
 WORK=$(mktemp -d /tmp/hblb-demo.XXXXXX)
 INTERVAL=200            # ms; Apache sends every 1000
+MODE=${MODE:-generic}
+case $MODE in generic | native) ;; *) echo "MODE=$MODE: generic or native"; exit 2 ;; esac
 declare -A BEAT HTTP
 DAEMON=
 
@@ -53,9 +56,13 @@ requests() {            # requests N: N new connections through the VIP, who ans
 [[ -x $HBLB ]] || { echo "build/hblb is missing: run make first"; exit 1; }
 
 step "topology: a bridge, a client, the load balancer and 3 backends (namespaces $P-*)"
-topo_up "$P" 3 || exit 1
+topo_up "$P" 3 "$MODE" || exit 1
 say "client 198.18.7.1, load balancer 198.18.7.2, backends 198.18.7.11-13, VIP $TOPO_VIP"
 say "backends hold the VIP on lo (direct server return): replies go straight to the client"
+if [[ $MODE == native ]]; then
+	say "native XDP on veth: an XDP_PASS program on the bridge's port to the LB (XDP_TX frames"
+	say "are delivered only to a peer with XDP), and no checksum offload on the client"
+fi
 
 step "backends: an HTTP server and 'hblb beat' every $INTERVAL ms on each"
 for i in 1 2 3; do
@@ -67,8 +74,8 @@ for i in 1 2 3; do
 	start_beat "$i"
 done
 
-step "load balancer: hblb daemon, XDP attached to eth0 (generic mode)"
-topo_nsenter "$P" lb "$HBLB" --pin-dir "$PIN" daemon -i eth0:generic --interval "$INTERVAL" \
+step "load balancer: hblb daemon, XDP attached to eth0 ($MODE mode)"
+nsenter --net=/run/netns/"$P-lb" "$HBLB" --pin-dir "$PIN" daemon -i "eth0:$MODE" --interval "$INTERVAL" \
 	>"$WORK/daemon.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 100); do [[ -e $PIN/hblb_cfg_gen ]] && break; sleep 0.05; done

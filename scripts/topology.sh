@@ -7,11 +7,19 @@
 #   PREFIX-lb  hblb       198.18.7.2     ├─ br0 in PREFIX-br
 #   PREFIX-bN  backend N  198.18.7.1N   ─┘   (VIP 198.18.7.100 on lo: direct server return)
 #
-# topo_up PREFIX N creates it; topo_down PREFIX removes every namespace
-# with that prefix (and so their links). Run a pinning program in a
-# namespace with topo_nsenter (ip netns exec would hide bpffs).
+# topo_up PREFIX N [generic|native] creates it for hblb's XDP mode on the
+# load balancer's eth0; topo_down PREFIX removes every namespace with that
+# prefix (and so their links and the XDP programs on them). Run a pinning
+# program in a namespace with topo_nsenter (ip netns exec would hide bpffs).
+#
+# Native mode on veth needs two things generic mode does not (shared/ENV.md):
+# the bridge-side peer of the LB's eth0 must run an XDP program, or frames
+# the LB sends with XDP_TX are dropped there; and the client must compute
+# its own checksums, because partial checksums (offload) do not survive a
+# native XDP hop and the backends would drop the segments.
 
 TOPO_VIP=198.18.7.100
+TOPO_PASS_OBJ=${TOPO_PASS_OBJ:-${BUILD:-build}/floor_pass.bpf.o}   # a bare XDP_PASS
 
 topo_ns() { echo "$1-$2"; }
 
@@ -31,8 +39,13 @@ topo_port() {           # topo_port PREFIX NAME ADDR: a veth from the bridge int
 	ip -n "$ns" link set eth0 up
 }
 
-topo_up() {             # topo_up PREFIX N_BACKENDS
-	local p=$1 n=$2 i
+topo_up() {             # topo_up PREFIX N_BACKENDS [generic|native]
+	local p=$1 n=$2 mode=${3:-generic} i
+	case $mode in
+	generic) ;;
+	native) [[ -r $TOPO_PASS_OBJ ]] || { echo "topology: $TOPO_PASS_OBJ missing (make)" >&2; return 1; } ;;
+	*) echo "topology: mode '$mode': generic or native" >&2; return 1 ;;
+	esac
 	ip netns add "$p-br" || return 1
 	ip netns exec "$p-br" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	# bridged frames with XDP-rewritten headers must not meet iptables
@@ -49,6 +62,10 @@ topo_up() {             # topo_up PREFIX N_BACKENDS
 		ip -n "$p-b$i" addr add "$TOPO_VIP/32" dev lo
 		ip -n "$p-b$i" route add 224.0.0.0/4 dev eth0      # heartbeats to 239.0.0.1
 	done
+	if [[ $mode == native ]]; then
+		ip -n "$p-br" link set p-lb xdpdrv obj "$TOPO_PASS_OBJ" sec xdp || return 1
+		ip netns exec "$p-cl" ethtool -K eth0 tx off >/dev/null || return 1
+	fi
 }
 
 topo_down() {           # topo_down PREFIX

@@ -923,6 +923,25 @@ static void test_flows(void)
 	}
 	test_end();
 
+	test_begin("new SYN on a draining backend's 5-tuple (port reused) goes elsewhere");
+	reset_state();
+	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
+		__u32 again;
+
+		set_backend_state(first, HBLB_BE_DRAINING);
+		install_table_without(first);
+		if (CHECK_EQ(forward(&syn, &b, &r), 0)) {
+			CHECK(b != first, "still backend %u", first);
+			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_RESTEER));
+			/* the new connection's later segments follow it */
+			if (CHECK_EQ(forward(&ack, &again, &r), 0)) {
+				CHECK_EQ(again, b);
+				check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_HIT));
+			}
+		}
+	}
+	test_end();
+
 	test_begin("flow pinned to another service's backend is re-steered");
 	reset_state();
 	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
