@@ -74,6 +74,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hblb_hb SEC(".maps");
 
+/* Last accepted sequence number per real: shared, advanced by CAS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct hblb_hb_seq);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_hb_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	/* the loader sets HBLB_KEY_SERVICE(max_services) */
+	__uint(max_entries, HBLB_KEY_SERVICE(HBLB_MAX_SERVICES));
+	__type(key, __u32);
+	__type(value, struct hblb_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_keys SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HBLB_MAX_BACKENDS);
@@ -172,11 +190,98 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hblb_cfg_gen SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	/* the loader sets max_services + 1 (the global key) */
+	__uint(max_entries, HBLB_MAX_SERVICES + 1);
+	__type(key, struct hblb_service_key);
+	__type(value, struct hblb_cfg_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_cfg_keys SEC(".maps");
+
 static long hb_chunk_cb(__u32 idx, void *arg)
 {
 	struct hb_scratch *sc = ((struct hb_loop_ctx *)arg)->sc;
 
 	return hb_parse_chunk(sc, idx);
+}
+
+/* One SipHash block of the tag's input (auth_hdr, then buf). */
+static long hb_sip_cb(__u32 idx, void *arg)
+{
+	struct hb_scratch *sc = ((struct hb_loop_ctx *)arg)->sc;
+
+	/* clang may drop the mask the verifier needs to bound the offset
+	 * (ENV.md): hide idx from it first */
+	asm volatile("" : "+r"(idx));
+	sip_block(&sc->sip, *(const __u64 *)(sc->auth_hdr + (idx & 127) * 8));
+	return 0;
+}
+
+/* SipHash-2-4 of the first n bytes of auth_hdr + buf (n <= 8 + 1000). */
+static __always_inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32 n)
+{
+	struct hb_loop_ctx lc = { .sc = sc };
+	__u32 blocks = n / 8;
+	__u64 tail;
+
+	sip_init(&sc->sip, k[0], k[1]);
+	bpf_loop(blocks, hb_sip_cb, &lc, 0);
+	asm volatile("" : "+r"(blocks));
+	/* the whole last block is read (buf has 8 spare bytes) and masked */
+	tail = *(const __u64 *)(sc->auth_hdr + (blocks & 127) * 8) & sip_tail_mask(n & 7);
+	return sip_final(&sc->sip, tail, n);
+}
+
+/*
+ * An authenticated heartbeat from a real with a key: the tag must match
+ * the current key or, during a rollover, the previous one, and the
+ * sequence number must exceed the last one accepted from this real.
+ * Returns 0, or the reason to refuse it; *prev_key says which key matched.
+ */
+static __always_inline int hb_authenticate(struct hb_scratch *sc, const struct hblb_real *real,
+					   __be32 saddr, __u32 len, int *prev_key)
+{
+	__u32 key_id = real->key_id, n, i;
+	struct hblb_hb_seq *sq;
+	struct hblb_key *key;
+	__u64 seq, old, was;
+
+	if (!(sc->msg.seen & HB_SEEN_AUTH))
+		return HBLB_R_HB_AUTH_MISSING;
+	/* the parser put auth last with 16 digits: the payload ends with
+	 * "&auth=" and the tag, and v, ready, busy and seq come before */
+	if (len < HBLB_AUTH_TAIL_LEN + HBLB_AUTH_TAG_HEX + HB_CANON_MIN_LEN ||
+	    len > HBLB_HB_MAX_PAYLOAD)
+		return HBLB_R_HB_AUTH_MALFORMED;
+	key = bpf_map_lookup_elem(&hblb_keys, &key_id);
+	if (!key || key->n_keys == 0)
+		return HBLB_R_HB_AUTH_BAD;      /* key withdrawn under us: refuse */
+	*(__u32 *)sc->auth_hdr = saddr;
+	*(__u32 *)(sc->auth_hdr + 4) = 'h' | 'b' << 8 | 'l' << 16 | 'b' << 24;  /* "hblb" */
+	n = HBLB_AUTH_HDR_LEN + len - HBLB_AUTH_TAIL_LEN - HBLB_AUTH_TAG_HEX;
+	*prev_key = 0;
+	if (hb_tag(sc, key->k[0], n) != sc->msg.tag) {
+		if (key->n_keys < 2 || hb_tag(sc, key->k[1], n) != sc->msg.tag)
+			return HBLB_R_HB_AUTH_BAD;
+		*prev_key = 1;
+	}
+	sq = bpf_map_lookup_elem(&hblb_hb_seq, &real->id);
+	if (!sq)
+		return HBLB_R_HB_UNKNOWN_SOURCE;
+	seq = sc->msg.seq;
+	old = READ_ONCE(sq->last_seq);
+	/* another CPU may accept a newer one between the read and the swap:
+	 * then compare with what it stored */
+	for (i = 0; i < 4; i++) {
+		if (seq <= old)
+			return HBLB_R_HB_REPLAY;
+		was = __sync_val_compare_and_swap(&sq->last_seq, old, seq);
+		if (was == old)
+			return 0;
+		old = was;
+	}
+	return HBLB_R_HB_REPLAY;
 }
 
 static __always_inline void count(__u32 reason)
@@ -209,14 +314,21 @@ static __always_inline int handle_heartbeat(struct xdp_md *ctx, const struct hbl
 	struct hblb_real *real;
 	struct hb_scratch *sc;
 	__be32 saddr = ip->saddr;
-	int err;
+	int err, prev_key = 0;
 
 	real = bpf_map_lookup_elem(&hblb_reals, &saddr);
 	if (!real) {
 		count(HBLB_R_HB_UNKNOWN_SOURCE);
 		goto out;
 	}
-	if (hb_parse_canonical((const __u8 *)(udp + 1), (void *)(long)ctx->data_end, len,
+	/* GTSM (RFC 5082): only a sender on this link can arrive with TTL 255 */
+	if ((cfg->flags & HBLB_CFG_GTSM) && ip->ttl != 255) {
+		count(HBLB_R_HB_TTL);
+		goto out;
+	}
+	/* a real with a key never takes the plain fast path */
+	if (real->key_id == HBLB_KEY_NONE &&
+	    hb_parse_canonical((const __u8 *)(udp + 1), (void *)(long)ctx->data_end, len,
 			       &fast) == HBLB_HB_OK) {
 		msg = &fast;
 		goto accept;
@@ -243,6 +355,13 @@ static __always_inline int handle_heartbeat(struct xdp_md *ctx, const struct hbl
 		count(err);
 		goto out;
 	}
+	if (real->key_id != HBLB_KEY_NONE) {
+		err = hb_authenticate(sc, real, saddr, len, &prev_key);
+		if (err) {
+			count(err);
+			goto out;
+		}
+	}
 	msg = &sc->msg;
 accept:
 	rec = bpf_map_lookup_elem(&hblb_hb, &real->id);
@@ -256,6 +375,8 @@ accept:
 	rec->busy = msg->busy;
 	rec->port = msg->port;
 	count(HBLB_R_HB_ACCEPTED);
+	if (prev_key)
+		count(HBLB_R_HB_AUTH_PREV_KEY);
 out:
 	if (cfg->flags & HBLB_CFG_PASS_HEARTBEATS) {
 		count(HBLB_R_PASS_HEARTBEAT);

@@ -340,6 +340,9 @@ static int backend_add(int argc, char **argv, struct global_opts *g)
 		err = -EEXIST;
 		goto out;
 	}
+	err = key_conflict_check(&p, NULL, NULL, &k);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(p.cfg_bes, &k, &v, BPF_NOEXIST)) {
 		err = -errno;
 		if (err == -E2BIG || err == -ENOMEM)
