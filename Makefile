@@ -51,7 +51,7 @@ $(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 $(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-$(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)
+$(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # host build of the heartbeat parser: no BPF, no root, no skeletons
