@@ -45,6 +45,7 @@ verifier_budget() {
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
+run_suite auth "$BUILD/test_auth"
 run_suite verifier verifier_budget
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
@@ -54,9 +55,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
 	run_suite system tests/test_system.sh "$BUILD/hblb"
+	run_suite auth-e2e tests/test_auth.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system: need root (BPF, network namespaces): counted as 7 failures"
-	failed=$((failed + 7))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, system, auth-e2e: need root (BPF, network namespaces): counted as 8 failures"
+	failed=$((failed + 8))
 fi
 
 echo
