@@ -113,7 +113,7 @@ $(BUILD)/test_maglev: $(BUILD)/test_maglev.o $(BUILD)/maglev.o
 $(BUILD)/bench_maglev: $(BUILD)/bench_maglev.o $(BUILD)/maglev.o
 	$(CC) $(CFLAGS) $^ -o $@
 
-$(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
+$(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 deps:

@@ -353,6 +353,111 @@ static __always_inline int hb_parse_canonical(const __u8 *p, const __u8 *end, __
 	return HBLB_HB_OK;
 }
 
+/*
+ * Fast path for hblb's authenticated form, the only form a real with a key
+ * may send: "v=1&ready=N&busy=M&seq=S&auth=T" exactly (N, M up to 2^32-1,
+ * S 1 to 19 digits and not 0, T 16 lowercase hex digits). It reads a copy
+ * of the payload in b (the scratch buffer: at least HB_BUF_LEN bytes, so
+ * reads past len stay inside it) and returns HBLB_HB_OK with *msg filled,
+ * or -1.
+ *
+ * Digit runs are scanned without branches: a loop that exits at the first
+ * non-digit gives the verifier one path per run length, and the three runs
+ * multiply (11 x 11 x 20 paths to the end: "program is too large"). Here
+ * the lengths and values are arithmetic on bytes it does not know, so one
+ * path goes through.
+ */
+#define HB_AUTH_FORM_MAX_LEN (HB_CANON_PREFIX_LEN + 10 + 6 + 10 + 5 + HBLB_SEQ_DIGITS_MAX + \
+			      HBLB_AUTH_TAIL_LEN + HBLB_AUTH_TAG_HEX)
+#define HB_AUTH_FORM_MIN_LEN (HB_CANON_MIN_LEN + 6 + HBLB_AUTH_TAIL_LEN + HBLB_AUTH_TAG_HEX)
+
+static __always_inline __u8 hb_at(const __u8 *b, __u32 i)
+{
+	return b[i & (HB_BUF_LEN - 1)];
+}
+
+/* 1 while x <= lim (both below 2^63), else 0: without a branch. */
+static __always_inline __u64 hb_le(__u64 x, __u64 lim)
+{
+	return ((lim - x) >> 63) ^ 1;
+}
+
+/* The run of up to max decimal digits at b[pos]: its length and value. */
+static __always_inline __u32 hb_scan_digits(const __u8 *b, __u32 pos, __u32 max, __u64 *val)
+{
+	__u64 v = 0, go = 1, n = 0;
+
+	for (__u32 k = 0; k < max; k++) {
+		__u64 d = (__u8)(hb_at(b, pos + k) - '0');
+
+		go &= hb_le(d, 9);
+		v += go * (v * 9 + d);          /* v * 10 + d while in the run */
+		n += go;
+	}
+	*val = v;
+	return (__u32)n;
+}
+
+static __always_inline int hb_lit(const __u8 *b, __u32 pos, const char *lit, __u32 n)
+{
+	for (__u32 k = 0; k < n; k++)
+		if (hb_at(b, pos + k) != (__u8)lit[k])
+			return -1;
+	return 0;
+}
+
+static __always_inline int hb_parse_canonical_auth(const __u8 *b, __u32 len, struct hblb_hb_msg *msg)
+{
+	__u64 ready, busy, seq, tag = 0, bad = 0;
+	__u32 i = HB_CANON_PREFIX_LEN, n;
+
+	if (len < HB_AUTH_FORM_MIN_LEN || len > HB_AUTH_FORM_MAX_LEN ||
+	    hb_lit(b, 0, HB_CANON_PREFIX, HB_CANON_PREFIX_LEN))
+		return -1;
+	n = hb_scan_digits(b, i, 10, &ready);
+	if (n == 0 || ready > 0xffffffffull)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, "&busy=", 6))
+		return -1;
+	i += 6;
+	n = hb_scan_digits(b, i, 10, &busy);
+	if (n == 0 || busy > 0xffffffffull)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, "&seq=", 5))
+		return -1;
+	i += 5;
+	n = hb_scan_digits(b, i, HBLB_SEQ_DIGITS_MAX, &seq);
+	if (n == 0 || seq == 0)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, HBLB_AUTH_TAIL, HBLB_AUTH_TAIL_LEN))
+		return -1;
+	i += HBLB_AUTH_TAIL_LEN;
+	if (i + HBLB_AUTH_TAG_HEX != len)
+		return -1;
+	for (__u32 k = 0; k < HBLB_AUTH_TAG_HEX; k++) {
+		__u8 c = hb_at(b, i + k);
+		__u64 dig = (__u8)(c - '0'), hex = (__u8)(c - 'a');
+		__u64 is_dig = hb_le(dig, 9), is_hex = hb_le(hex, 5);
+
+		/* lowercase hex, without a branch (as the digits) */
+		tag = tag << 4 | (is_dig * dig + is_hex * (hex + 10));
+		bad |= (is_dig | is_hex) ^ 1;
+	}
+	if (bad)
+		return -1;
+	msg->seq = seq;
+	msg->tag = tag;
+	msg->ready = (__u32)ready;
+	msg->busy = (__u32)busy;
+	msg->port = 0;
+	msg->pad = 0;
+	msg->seen = HB_SEEN_REQUIRED | HB_SEEN_SEQ | HB_SEEN_AUTH;
+	return HBLB_HB_OK;
+}
+
 #ifndef __bpf__
 /* Host entry point: parses the len bytes at p into *msg. Reads nothing
  * beyond p + len. Returns HBLB_HB_OK or an enum hblb_hb_error. */

@@ -155,8 +155,9 @@ struct hblb_hb_seq {
 	__u64 last_seq;
 };
 
-/* An authenticated heartbeat is a mod_heartbeat payload with two more
- * fields, last: "v=1&ready=N&busy=M&seq=S&auth=T". S is a decimal sequence
+/* An authenticated heartbeat is exactly "v=1&ready=N&busy=M&seq=S&auth=T"
+ * (Apache's form and two more fields; a real with a key may send no other
+ * form, so the data path reads it in place). S is a decimal sequence
  * number (1 to 19 digits) that must exceed the last one accepted from the
  * address; T is 16 lowercase hex digits, the SipHash-2-4 tag (as a 64-bit
  * number) over HBLB_AUTH_HDR_LEN header bytes - the sender's IPv4 address

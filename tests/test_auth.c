@@ -243,6 +243,87 @@ static void test_message(void)
 	test_end();
 }
 
+static __u64 rnd_state = 0x9e3779b97f4a7c15ull;
+
+static __u64 rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* The XDP fast path for the authenticated form reads a copy of the payload
+ * in the scratch buffer, bytes of earlier packets after it. */
+static int fast_auth(const char *p, size_t len, struct hblb_hb_msg *m)
+{
+	static __u8 buf[HB_BUF_LEN + 8];
+
+	memset(buf, '7', sizeof(buf));          /* digits after the payload must not count */
+	memcpy(buf, p, len < sizeof(buf) ? len : sizeof(buf));
+	memset(m, 0x5a, sizeof(*m));
+	return hb_parse_canonical_auth(buf, len, m);
+}
+
+static void test_fast_auth(void)
+{
+	static const char *const refused[] = {
+		"v=1&ready=1&busy=0&seq=5&auth=0123456789abcde",          /* truncated tag */
+		"v=1&ready=1&busy=0&seq=5&auth=0123456789abcdef0",
+		"v=1&ready=1&busy=0&seq=5&auth=0123456789ABCDEF",
+		"v=1&ready=1&busy=0&seq=0&auth=0123456789abcdef",
+		"v=1&ready=1&busy=0&seq=10000000000000000000&auth=0123456789abcdef",
+		"v=1&ready=4294967296&busy=0&seq=5&auth=0123456789abcdef",
+		"v=1&ready=1&busy=0&port=80&seq=5&auth=0123456789abcdef", /* other fields */
+		"v=1&busy=0&ready=1&seq=5&auth=0123456789abcdef",         /* other order */
+		"v=1&ready=&busy=0&seq=5&auth=0123456789abcdef",
+		"v=1&ready=1&busy=0&auth=0123456789abcdef",
+		"v=1&ready=75&busy=0",
+	};
+	__u8 key[16] = { 9 };
+	struct hblb_hb_msg m, g;
+	char msg[200];
+	int bad = 0, accepted = 0;
+
+	test_begin("authenticated fast path: hblb beat's form only, agrees with the general parser");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		CHECK(fast_auth(refused[i], strlen(refused[i]), &m) == -1, "accepted %s", refused[i]);
+	for (int run = 0; run < 200000 && bad < 5; run++) {
+		int len = auth_message(msg, sizeof(msg), (__u32)rnd() >> (rnd() & 31),
+				       (__u32)rnd() >> (rnd() & 31), (rnd() >> (rnd() & 63)) | 1,
+				       key, htonl(0xc6120b0b));
+		int f, e;
+
+		if (run & 1) {          /* one to three byte mutations */
+			for (int k = 1 + rnd() % 3; k > 0 && len > 1; k--) {
+				int at = rnd() % len;
+
+				switch (rnd() % 3) {
+				case 0: msg[at] = "0123456789abcdef&=xA"[rnd() % 20]; break;
+				case 1: memmove(msg + at, msg + at + 1, len - at); len--; break;
+				default:
+					memmove(msg + at + 1, msg + at, len - at + 1);
+					msg[at] = "0123456789&"[rnd() % 11];
+					len++;
+				}
+			}
+		}
+		f = fast_auth(msg, len, &m);
+		e = hblb_hb_parse((const __u8 *)msg, len, &g);
+		if (f != HBLB_HB_OK)
+			continue;
+		accepted++;
+		if (!CHECK(e == HBLB_HB_OK && g.ready == m.ready && g.busy == m.busy &&
+			   g.seq == m.seq && g.tag == m.tag && g.port == 0 &&
+			   (g.seen & HB_SEEN_AUTH) && (g.seen & HB_SEEN_SEQ) &&
+			   memchr(msg, '&', len) && len <= HB_AUTH_FORM_MAX_LEN,
+			   "%.*s: fast path accepts, general parser %d", len, msg, e))
+			bad++;
+	}
+	CHECK(accepted > 100000, "only %d accepted", accepted);
+	test_end();
+}
+
 int main(void)
 {
 	log_init(0);
@@ -252,5 +333,6 @@ int main(void)
 	test_key_parse();
 	test_key_file();
 	test_message();
+	test_fast_auth();
 	return test_summary("auth");
 }

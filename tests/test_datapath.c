@@ -1012,6 +1012,20 @@ static void atk_seq_overflow(struct frame *f, const struct frame *g)
 	frame_build(f, &s);
 }
 
+static void atk_extra_field(struct frame *f, const struct frame *g)
+{
+	static char m[160];
+	int len = snprintf(m, sizeof(m), "v=1&ready=4242&busy=0&port=80&seq=5000");
+	struct pkt_spec s;
+
+	(void)g;
+	/* a valid tag, but not hblb's form: keyed reals send that form only */
+	len += snprintf(m + len, sizeof(m) - len, HBLB_AUTH_TAIL "%016llx",
+			(unsigned long long)auth_tag(key_tcp, htonl(REAL1), m, len));
+	s = udp_to(REAL1, HB_GROUP, HBLB_HB_PORT_DEFAULT, m, len);
+	frame_build(f, &s);
+}
+
 static const struct attack attacks[] = {
 	{ "spoofed source, wrong key", HBLB_R_HB_AUTH_BAD, atk_wrong_key },
 	{ "replayed genuine packet", HBLB_R_HB_REPLAY, atk_replay },
@@ -1022,6 +1036,7 @@ static const struct attack attacks[] = {
 	{ "genuine packet with ready changed", HBLB_R_HB_AUTH_BAD, atk_tampered },
 	{ "another backend's genuine packet", HBLB_R_HB_AUTH_BAD, atk_other_backend },
 	{ "seq of 20 digits", HBLB_R_HB_BAD_VALUE, atk_seq_overflow },
+	{ "signed, with a field beyond hblb's form", HBLB_R_HB_AUTH_MALFORMED, atk_extra_field },
 };
 
 static void test_auth_attacks(void)
