@@ -229,6 +229,13 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			return -ENODEV;
 		}
 	}
+	/* blocked from here: a SIGTERM while the program loads (seconds on a
+	 * busy machine) ends the daemon cleanly once it is up, not half-way */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	lock_fd = lock_pin_dir(hblb_pin_dir(pin_dir));
 	if (lock_fd < 0)
 		return lock_fd;
@@ -241,11 +248,6 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			goto out;
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	efd = epoll_create1(EPOLL_CLOEXEC);
