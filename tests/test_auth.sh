@@ -269,6 +269,13 @@ else
 	fail "key del" "$(grep -e 198 -e hb_ <<<"$s1" | tr '\n' ' ')"
 fi
 
+hb service del "$TOPO_VIP:81" 2>>"$LOG"
+if [[ $(hb -j key list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') == 0 ]]; then
+	ok "service del takes the service's key with it"
+else
+	fail "service del left its key" "$(hb key list 2>&1)"
+fi
+
 echo
 echo "auth-e2e: $passed passed, $failed failed"
 ((failed == 0))

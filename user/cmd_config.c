@@ -126,6 +126,7 @@ static int service_del(int argc, char **argv, struct global_opts *g)
 		prev = bk;
 		pk = &prev;
 	}
+	bpf_map_delete_elem(p.cfg_keys, &k);   /* and its heartbeat key, if any */
 	bpf_map_delete_elem(p.cfg_svcs, &k);
 	err = pins_bump(&p);
 	warn_no_daemon(&p);
