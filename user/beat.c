@@ -116,7 +116,8 @@ static int key_refresh(struct key_source *ks, bool first)
 		return 0;
 	if (auth_key_read_file(ks->path, key)) {
 		if (!first)
-			pr_warn("keeping the previous key");
+			pr_warn("keeping the previous key until %s changes again", ks->path);
+		ks->st = st;    /* one warning per change, not one per heartbeat */
 		return first ? -EINVAL : 0;
 	}
 	ks->st = st;
