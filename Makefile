@@ -15,7 +15,7 @@ SKELS    := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/log.c user/loader.c
 CTL_OBJS := $(BUILD)/ctl.o $(BUILD)/health.o $(BUILD)/checks.o $(BUILD)/maglev.o
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/%.o)
-HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
+HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h bpf/siphash.h $(wildcard user/*.h)
 
 # skeletons and BPF objects are products, not disposable intermediates
 .SECONDARY:
@@ -24,7 +24,8 @@ HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h $(wildcard user/*.h)
 	bench-disruption verifier-stats clean demo
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
-     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(BUILD)/bench_disruption
+     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(BUILD)/bench_disruption \
+     $(BUILD)/test_auth
 
 $(BUILD):
 	mkdir -p $@
@@ -39,7 +40,7 @@ $(BUILD)/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 CLI_OBJS := $(BUILD)/cli.o $(BUILD)/cmd_config.o $(BUILD)/cmd_iface.o $(BUILD)/cmd_status.o \
-	    $(BUILD)/attach.o $(BUILD)/daemon.o $(BUILD)/beat.o
+	    $(BUILD)/attach.o $(BUILD)/daemon.o $(BUILD)/beat.o $(BUILD)/cmd_key.o $(BUILD)/auth.o
 
 $(BUILD)/hblb: $(BUILD)/hblb.o $(CLI_OBJS) $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -52,15 +53,25 @@ $(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 $(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-$(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)
+$(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # host build of the heartbeat parser: no BPF, no root, no skeletons
-$(BUILD)/test_hb_parse.o: tests/test_hb_parse.c include/hblb.h bpf/hb_parse.h $(TEST_HDRS) | $(BUILD)
+$(BUILD)/test_hb_parse.o: tests/test_hb_parse.c include/hblb.h bpf/hb_parse.h bpf/siphash.h $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
 $(BUILD)/test_hb_parse: $(BUILD)/test_hb_parse.o
 	$(CC) $(CFLAGS) $^ -o $@
+
+# authenticated heartbeats on the host: SipHash, keys, the sender's message
+$(BUILD)/auth.o: user/auth.c user/auth.h user/log.h include/hblb.h bpf/siphash.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test_auth.o: tests/test_auth.c user/auth.h include/hblb.h bpf/hb_parse.h bpf/siphash.h $(TEST_HDRS) | $(BUILD)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/test_auth: $(BUILD)/test_auth.o $(BUILD)/auth.o $(BUILD)/log.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Maglev table builder: pure user space, no BPF, no root, no skeletons
 $(BUILD)/maglev.o: user/maglev.c user/maglev.h include/hblb.h | $(BUILD)
@@ -104,7 +115,7 @@ $(BUILD)/bench_maglev: $(BUILD)/bench_maglev.o $(BUILD)/maglev.o $(LIB_OBJS)
 $(BUILD)/bench_disruption: $(BUILD)/bench_disruption.o $(BUILD)/maglev.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(LIB_OBJS)
+$(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 deps:

@@ -9,6 +9,9 @@
  * is optional; their values are decimal digits up to 2^32-1 (port 1-65535),
  * v must be 1, and none may appear twice. Unknown fields are skipped; their
  * keys and values may hold any printable ASCII but '&' ('=' in the value).
+ * hblb's authenticated heartbeats add `seq` (1 to 19 decimal digits, not 0)
+ * and `auth` (exactly 16 lowercase hex digits, the last field, with a seq);
+ * the caller checks the tag (hblb.h says over what).
  * Rejected: an empty payload, an empty field (so no leading, doubled or
  * trailing '&'), a field without '=', control or non-ASCII bytes.
  */
@@ -16,27 +19,37 @@
 #define HBLB_HB_PARSE_H
 
 #include "hblb.h"
+#include "siphash.h"
 
 #define HB_FIELD_UNKNOWN 0
 #define HB_FIELD_V       1
 #define HB_FIELD_READY   2
 #define HB_FIELD_BUSY    3
 #define HB_FIELD_PORT    4
+#define HB_FIELD_SEQ     5
+#define HB_FIELD_AUTH    6
 #define HB_IN_KEY        8
 
 #define HB_SEEN_REQUIRED ((1u << HB_FIELD_V) | (1u << HB_FIELD_READY) | (1u << HB_FIELD_BUSY))
+#define HB_SEEN_SEQ      (1u << HB_FIELD_SEQ)
+#define HB_SEEN_AUTH     (1u << HB_FIELD_AUTH)
 
 /* Keys as their bytes shifted into an integer, first byte highest. */
 #define HB_KEY_V      0x76ull
 #define HB_KEY_READY  0x7265616479ull
 #define HB_KEY_BUSY   0x62757379ull
 #define HB_KEY_PORT   0x706f7274ull
+#define HB_KEY_SEQ    0x736571ull
+#define HB_KEY_AUTH   0x61757468ull
 
 struct hblb_hb_msg {
+	__u64 seq;              /* 0 when absent */
+	__u64 tag;              /* auth's value; valid when seen has HB_SEEN_AUTH */
 	__u32 ready;
 	__u32 busy;
 	__u16 port;             /* 0 when absent */
 	__u16 pad;
+	__u32 seen;             /* bit per known field present (HB_SEEN_*) */
 };
 
 /*
@@ -79,6 +92,10 @@ static __always_inline __u32 hb_classify(__u64 key, __u32 key_len)
 		return HB_FIELD_BUSY;
 	if (key_len == 4 && key == HB_KEY_PORT)
 		return HB_FIELD_PORT;
+	if (key_len == 3 && key == HB_KEY_SEQ)
+		return HB_FIELD_SEQ;
+	if (key_len == 4 && key == HB_KEY_AUTH)
+		return HB_FIELD_AUTH;
 	return HB_FIELD_UNKNOWN;
 }
 
@@ -89,6 +106,8 @@ static __always_inline int hb_end_field(struct hb_state *st, struct hblb_hb_msg 
 
 	if (st->field == HB_IN_KEY)
 		return HBLB_HB_BAD_SYNTAX;      /* empty field or no '=' */
+	if (st->field == HB_FIELD_AUTH && st->val_len != HBLB_AUTH_TAG_HEX)
+		return HBLB_HB_AUTH_MALFORMED;
 	if (st->field != HB_FIELD_UNKNOWN) {
 		if (st->val_len == 0)
 			return HBLB_HB_BAD_VALUE;
@@ -107,6 +126,14 @@ static __always_inline int hb_end_field(struct hb_state *st, struct hblb_hb_msg 
 		case HB_FIELD_BUSY:
 			msg->busy = (__u32)st->val;
 			break;
+		case HB_FIELD_SEQ:
+			if (st->val == 0)
+				return HBLB_HB_BAD_VALUE;
+			msg->seq = st->val;
+			break;
+		case HB_FIELD_AUTH:
+			msg->tag = st->val;
+			break;
 		default: /* HB_FIELD_PORT */
 			if (st->val == 0 || st->val > 65535)
 				return HBLB_HB_BAD_VALUE;
@@ -124,6 +151,9 @@ static __always_inline int hb_end_field(struct hb_state *st, struct hblb_hb_msg 
 
 static __always_inline int hb_step(struct hb_state *st, struct hblb_hb_msg *msg, __u8 c)
 {
+	/* auth closes the message: the tag covers what came before it */
+	if (st->seen & HB_SEEN_AUTH)
+		return HBLB_HB_AUTH_MALFORMED;
 	if (c == '&')
 		return hb_end_field(st, msg);
 	if (!hb_is_printable(c))
@@ -141,10 +171,28 @@ static __always_inline int hb_step(struct hb_state *st, struct hblb_hb_msg *msg,
 	}
 	if (st->field == HB_FIELD_UNKNOWN)
 		return HBLB_HB_OK;
+	if (st->field == HB_FIELD_AUTH) {
+		__u32 d;
+
+		/* lowercase hex only: one spelling per tag */
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return HBLB_HB_AUTH_MALFORMED;
+		if (st->val_len >= HBLB_AUTH_TAG_HEX)
+			return HBLB_HB_AUTH_MALFORMED;
+		st->val = (st->val << 4) | d;
+		st->val_len++;
+		return HBLB_HB_OK;
+	}
 	if (c < '0' || c > '9')
 		return HBLB_HB_BAD_VALUE;
+	if (st->field == HB_FIELD_SEQ && st->val_len >= HBLB_SEQ_DIGITS_MAX)
+		return HBLB_HB_BAD_VALUE;
 	st->val = st->val * 10 + (c - '0');
-	if (st->val > 0xffffffffull)
+	if (st->field != HB_FIELD_SEQ && st->val > 0xffffffffull)
 		return HBLB_HB_BAD_VALUE;
 	st->val_len++;
 	return HBLB_HB_OK;
@@ -163,10 +211,18 @@ static __always_inline int hb_step(struct hb_state *st, struct hblb_hb_msg *msg,
 struct hb_scratch {
 	struct hb_state st;
 	struct hblb_hb_msg msg;
+	struct sip_state sip;   /* SipHash state while a tag is computed */
 	__u32 len;
 	__s32 err;
-	__u8 buf[HB_BUF_LEN];
+	/* SipHash reads auth_hdr and buf as one message: the header (sender
+	 * address and domain, hblb.h) sits right before the payload. */
+	__u8 auth_hdr[HBLB_AUTH_HDR_LEN];
+	__u8 buf[HB_BUF_LEN + 8];       /* + 8: the tag's last block is read whole */
 };
+_Static_assert(__builtin_offsetof(struct hb_scratch, buf) ==
+	       __builtin_offsetof(struct hb_scratch, auth_hdr) + HBLB_AUTH_HDR_LEN &&
+	       __builtin_offsetof(struct hb_scratch, auth_hdr) % 8 == 0,
+	       "auth_hdr must directly precede buf, 8-byte aligned");
 
 /* Validates the length and resets the state; the caller then fills buf. */
 static __always_inline int hb_begin(struct hb_scratch *sc, __u32 len)
@@ -181,10 +237,13 @@ static __always_inline int hb_begin(struct hb_scratch *sc, __u32 len)
 	sc->st.val_len = 0;
 	sc->st.field = HB_IN_KEY;
 	sc->st.seen = 0;
+	sc->msg.seq = 0;
+	sc->msg.tag = 0;
 	sc->msg.ready = 0;
 	sc->msg.busy = 0;
 	sc->msg.port = 0;
 	sc->msg.pad = 0;
+	sc->msg.seen = 0;
 	sc->len = len;
 	sc->err = HBLB_HB_OK;
 	return HBLB_HB_OK;
@@ -224,6 +283,10 @@ static __always_inline int hb_finish(struct hb_scratch *sc)
 		return err;
 	if ((sc->st.seen & HB_SEEN_REQUIRED) != HB_SEEN_REQUIRED)
 		return HBLB_HB_MISSING_FIELD;
+	/* a tag without a sequence number could be replayed forever */
+	if ((sc->st.seen & HB_SEEN_AUTH) && !(sc->st.seen & HB_SEEN_SEQ))
+		return HBLB_HB_AUTH_MALFORMED;
+	sc->msg.seen = sc->st.seen;
 	return HBLB_HB_OK;
 }
 
@@ -280,10 +343,118 @@ static __always_inline int hb_parse_canonical(const __u8 *p, const __u8 *end, __
 	}
 	if (k == 0 || busy > 0xffffffffull)
 		return -1;
+	msg->seq = 0;
+	msg->tag = 0;
 	msg->ready = (__u32)ready;
 	msg->busy = (__u32)busy;
 	msg->port = 0;
 	msg->pad = 0;
+	msg->seen = HB_SEEN_REQUIRED;
+	return HBLB_HB_OK;
+}
+
+/*
+ * Fast path for hblb's authenticated form, the only form a real with a key
+ * may send: "v=1&ready=N&busy=M&seq=S&auth=T" exactly (N, M up to 2^32-1,
+ * S 1 to 19 digits and not 0, T 16 lowercase hex digits). It reads a copy
+ * of the payload in b (the scratch buffer: at least HB_BUF_LEN bytes, so
+ * reads past len stay inside it) and returns HBLB_HB_OK with *msg filled,
+ * or -1.
+ *
+ * Digit runs are scanned without branches: a loop that exits at the first
+ * non-digit gives the verifier one path per run length, and the three runs
+ * multiply (11 x 11 x 20 paths to the end: "program is too large"). Here
+ * the lengths and values are arithmetic on bytes it does not know, so one
+ * path goes through.
+ */
+#define HB_AUTH_FORM_MAX_LEN (HB_CANON_PREFIX_LEN + 10 + 6 + 10 + 5 + HBLB_SEQ_DIGITS_MAX + \
+			      HBLB_AUTH_TAIL_LEN + HBLB_AUTH_TAG_HEX)
+#define HB_AUTH_FORM_MIN_LEN (HB_CANON_MIN_LEN + 6 + HBLB_AUTH_TAIL_LEN + HBLB_AUTH_TAG_HEX)
+
+static __always_inline __u8 hb_at(const __u8 *b, __u32 i)
+{
+	return b[i & (HB_BUF_LEN - 1)];
+}
+
+/* 1 while x <= lim (both below 2^63), else 0: without a branch. */
+static __always_inline __u64 hb_le(__u64 x, __u64 lim)
+{
+	return ((lim - x) >> 63) ^ 1;
+}
+
+/* The run of up to max decimal digits at b[pos]: its length and value. */
+static __always_inline __u32 hb_scan_digits(const __u8 *b, __u32 pos, __u32 max, __u64 *val)
+{
+	__u64 v = 0, go = 1, n = 0;
+
+	for (__u32 k = 0; k < max; k++) {
+		__u64 d = (__u8)(hb_at(b, pos + k) - '0');
+
+		go &= hb_le(d, 9);
+		v += go * (v * 9 + d);          /* v * 10 + d while in the run */
+		n += go;
+	}
+	*val = v;
+	return (__u32)n;
+}
+
+static __always_inline int hb_lit(const __u8 *b, __u32 pos, const char *lit, __u32 n)
+{
+	for (__u32 k = 0; k < n; k++)
+		if (hb_at(b, pos + k) != (__u8)lit[k])
+			return -1;
+	return 0;
+}
+
+static __always_inline int hb_parse_canonical_auth(const __u8 *b, __u32 len, struct hblb_hb_msg *msg)
+{
+	__u64 ready, busy, seq, tag = 0, bad = 0;
+	__u32 i = HB_CANON_PREFIX_LEN, n;
+
+	if (len < HB_AUTH_FORM_MIN_LEN || len > HB_AUTH_FORM_MAX_LEN ||
+	    hb_lit(b, 0, HB_CANON_PREFIX, HB_CANON_PREFIX_LEN))
+		return -1;
+	n = hb_scan_digits(b, i, 10, &ready);
+	if (n == 0 || ready > 0xffffffffull)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, "&busy=", 6))
+		return -1;
+	i += 6;
+	n = hb_scan_digits(b, i, 10, &busy);
+	if (n == 0 || busy > 0xffffffffull)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, "&seq=", 5))
+		return -1;
+	i += 5;
+	n = hb_scan_digits(b, i, HBLB_SEQ_DIGITS_MAX, &seq);
+	if (n == 0 || seq == 0)
+		return -1;
+	i += n;
+	if (hb_lit(b, i, HBLB_AUTH_TAIL, HBLB_AUTH_TAIL_LEN))
+		return -1;
+	i += HBLB_AUTH_TAIL_LEN;
+	if (i + HBLB_AUTH_TAG_HEX != len)
+		return -1;
+	for (__u32 k = 0; k < HBLB_AUTH_TAG_HEX; k++) {
+		__u8 c = hb_at(b, i + k);
+		__u64 dig = (__u8)(c - '0'), hex = (__u8)(c - 'a');
+		__u64 is_dig = hb_le(dig, 9), is_hex = hb_le(hex, 5);
+
+		/* lowercase hex, without a branch (as the digits) */
+		tag = tag << 4 | (is_dig * dig + is_hex * (hex + 10));
+		bad |= (is_dig | is_hex) ^ 1;
+	}
+	if (bad)
+		return -1;
+	msg->seq = seq;
+	msg->tag = tag;
+	msg->ready = (__u32)ready;
+	msg->busy = (__u32)busy;
+	msg->port = 0;
+	msg->pad = 0;
+	msg->seen = HB_SEEN_REQUIRED | HB_SEEN_SEQ | HB_SEEN_AUTH;
 	return HBLB_HB_OK;
 }
 

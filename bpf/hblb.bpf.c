@@ -74,6 +74,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hblb_hb SEC(".maps");
 
+/* Last accepted sequence number per real: shared, advanced by CAS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HBLB_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct hblb_hb_seq);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_hb_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	/* the loader sets HBLB_KEY_SERVICE(max_services) */
+	__uint(max_entries, HBLB_KEY_SERVICE(HBLB_MAX_SERVICES));
+	__type(key, __u32);
+	__type(value, struct hblb_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_keys SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HBLB_MAX_BACKENDS);
@@ -141,7 +159,8 @@ struct {
 	__type(value, struct hb_scratch);
 } hblb_hb_scratch SEC(".maps");
 
-/* bpf_loop's context must be on the stack: it carries the scratch pointer. */
+/* bpf_loop's context must be on the stack: it carries the scratch pointer.
+ * The scratch value also holds an authenticated heartbeat's tag input. */
 struct hb_loop_ctx {
 	struct hb_scratch *sc;
 };
@@ -172,11 +191,91 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hblb_cfg_gen SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	/* the loader sets max_services + 1 (the global key) */
+	__uint(max_entries, HBLB_MAX_SERVICES + 1);
+	__type(key, struct hblb_service_key);
+	__type(value, struct hblb_cfg_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hblb_cfg_keys SEC(".maps");
+
 static long hb_chunk_cb(__u32 idx, void *arg)
 {
 	struct hb_scratch *sc = ((struct hb_loop_ctx *)arg)->sc;
 
 	return hb_parse_chunk(sc, idx);
+}
+
+/* SipHash-2-4 of the first n bytes of auth_hdr + buf, n at most
+ * HBLB_AUTH_HDR_LEN + the longest authenticated message (68): at most 8
+ * whole blocks, in a loop the verifier walks (no callback per block, whose
+ * indirect call costs ~15 ns here), then the last block read whole from
+ * buf's spare bytes and masked. */
+#define HB_TAG_MAX_BLOCKS ((HBLB_AUTH_HDR_LEN + HB_AUTH_FORM_MAX_LEN - HBLB_AUTH_TAIL_LEN - \
+			    HBLB_AUTH_TAG_HEX) / 8)
+
+static __always_inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32 n)
+{
+	__u32 blocks = n / 8, i;
+	struct sip_state st;
+
+	sip_init(&st, k[0], k[1]);
+	for (i = 0; i < HB_TAG_MAX_BLOCKS; i++) {
+		if (i >= blocks)
+			break;
+		sip_block(&st, *(const __u64 *)(sc->auth_hdr + i * 8));
+	}
+	return sip_final(&st, *(const __u64 *)(sc->auth_hdr + i * 8) & sip_tail_mask(n & 7), n);
+}
+
+/*
+ * A heartbeat in hblb's authenticated form (msg, parsed in place) from a
+ * real with a key: the tag must match the current key or, during a
+ * rollover, the previous one, and the sequence number must exceed the last
+ * one accepted from this real. Returns 0, or the reason to refuse it;
+ * *prev_key says which key matched.
+ */
+static __always_inline int hb_authenticate(struct hb_scratch *sc, const struct hblb_real *real,
+					   __be32 saddr, __u32 len, const struct hblb_hb_msg *msg,
+					   int *prev_key)
+{
+	__u32 key_id = real->key_id, n, i;
+	struct hblb_hb_seq *sq;
+	struct hblb_key *key;
+	__u64 seq, old, was;
+
+	key = bpf_map_lookup_elem(&hblb_keys, &key_id);
+	if (!key || key->n_keys == 0)
+		return HBLB_R_HB_AUTH_BAD;      /* key withdrawn under us: refuse */
+	/* the parser bounded len; the verifier needs the bound on this register */
+	if (len < HB_AUTH_FORM_MIN_LEN || len > HB_AUTH_FORM_MAX_LEN)
+		return HBLB_R_HB_AUTH_MALFORMED;
+	*(__u32 *)sc->auth_hdr = saddr;
+	*(__u32 *)(sc->auth_hdr + 4) = 'h' | 'b' << 8 | 'l' << 16 | 'b' << 24;  /* "hblb" */
+	n = HBLB_AUTH_HDR_LEN + len - HBLB_AUTH_TAIL_LEN - HBLB_AUTH_TAG_HEX;
+	*prev_key = 0;
+	if (hb_tag(sc, key->k[0], n) != msg->tag) {
+		if (key->n_keys < 2 || hb_tag(sc, key->k[1], n) != msg->tag)
+			return HBLB_R_HB_AUTH_BAD;
+		*prev_key = 1;
+	}
+	sq = bpf_map_lookup_elem(&hblb_hb_seq, &real->id);
+	if (!sq)
+		return HBLB_R_HB_UNKNOWN_SOURCE;
+	seq = msg->seq;
+	old = READ_ONCE(sq->last_seq);
+	/* another CPU may accept a newer one between the read and the swap:
+	 * then compare with what it stored */
+	for (i = 0; i < 4; i++) {
+		if (seq <= old)
+			return HBLB_R_HB_REPLAY;
+		was = __sync_val_compare_and_swap(&sq->last_seq, old, seq);
+		if (was == old)
+			return 0;
+		old = was;
+	}
+	return HBLB_R_HB_REPLAY;
 }
 
 static __always_inline void count(__u32 reason)
@@ -209,15 +308,35 @@ static __always_inline int handle_heartbeat(struct xdp_md *ctx, const struct hbl
 	struct hblb_real *real;
 	struct hb_scratch *sc;
 	__be32 saddr = ip->saddr;
-	int err;
+	int err, prev_key = 0;
 
 	real = bpf_map_lookup_elem(&hblb_reals, &saddr);
 	if (!real) {
 		count(HBLB_R_HB_UNKNOWN_SOURCE);
 		goto out;
 	}
-	if (hb_parse_canonical((const __u8 *)(udp + 1), (void *)(long)ctx->data_end, len,
-			       &fast) == HBLB_HB_OK) {
+	/* GTSM (RFC 5082): only a sender on this link can arrive with TTL 255 */
+	if ((cfg->flags & HBLB_CFG_GTSM) && ip->ttl != 255) {
+		count(HBLB_R_HB_TTL);
+		goto out;
+	}
+	if (real->key_id != HBLB_KEY_NONE) {
+		/* a real with a key sends hblb's authenticated form, nothing else */
+		sc = bpf_map_lookup_elem(&hblb_hb_scratch, &zero);
+		if (sc && len >= HB_AUTH_FORM_MIN_LEN && len <= HB_AUTH_FORM_MAX_LEN &&
+		    !bpf_xdp_load_bytes(ctx, off, sc->buf, len) &&
+		    hb_parse_canonical_auth(sc->buf, len, &fast) == HBLB_HB_OK) {
+			err = hb_authenticate(sc, real, saddr, len, &fast, &prev_key);
+			if (err) {
+				count(err);
+				goto out;
+			}
+			msg = &fast;
+			goto accept;
+		}
+		/* not in that form: the general parser says what is wrong */
+	} else if (hb_parse_canonical((const __u8 *)(udp + 1), (void *)(long)ctx->data_end, len,
+				      &fast) == HBLB_HB_OK) {
 		msg = &fast;
 		goto accept;
 	}
@@ -243,6 +362,10 @@ static __always_inline int handle_heartbeat(struct xdp_md *ctx, const struct hbl
 		count(err);
 		goto out;
 	}
+	if (real->key_id != HBLB_KEY_NONE) {
+		count(sc->msg.seen & HB_SEEN_AUTH ? HBLB_R_HB_AUTH_MALFORMED : HBLB_R_HB_AUTH_MISSING);
+		goto out;
+	}
 	msg = &sc->msg;
 accept:
 	rec = bpf_map_lookup_elem(&hblb_hb, &real->id);
@@ -256,6 +379,8 @@ accept:
 	rec->busy = msg->busy;
 	rec->port = msg->port;
 	count(HBLB_R_HB_ACCEPTED);
+	if (prev_key)
+		count(HBLB_R_HB_AUTH_PREV_KEY);
 out:
 	if (cfg->flags & HBLB_CFG_PASS_HEARTBEATS) {
 		count(HBLB_R_PASS_HEARTBEAT);
@@ -556,5 +681,20 @@ int hblb_bench_vary(struct xdp_md *ctx)
 		n %= bench_flows;
 	ip->saddr = bpf_htonl(bench_saddr_base + n);
 	__builtin_memcpy(eth->h_dest, bench_dst_mac, ETH_ALEN);
+	return hblb_process(ctx);
+}
+
+/* Authenticated heartbeats: one signed frame repeated would be a replay
+ * after its first run, so this forgets the real's last sequence number
+ * (an inlined array store) before each run of the real data path. */
+__u32 bench_real_id;
+
+SEC("xdp")
+int hblb_bench_auth(struct xdp_md *ctx)
+{
+	struct hblb_hb_seq *sq = bpf_map_lookup_elem(&hblb_hb_seq, &bench_real_id);
+
+	if (sq)
+		sq->last_seq = 0;
 	return hblb_process(ctx);
 }

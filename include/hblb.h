@@ -6,12 +6,16 @@
  * no struct here may be defined a second time anywhere else.
  *
  * Writers (one per map):
- *   CLI          : hblb_cfg_svcs, hblb_cfg_bes, hblb_cfg_gen (desired state,
- *                  under a lock on the pin directory)
- *   XDP program  : hblb_hb, hblb_flows, hblb_stats, hblb_svc_stats,
- *                  hblb_be_stats
+ *   CLI          : hblb_cfg_svcs, hblb_cfg_bes, hblb_cfg_keys, hblb_cfg_gen
+ *                  (desired state, under a lock on the pin directory)
+ *   XDP program  : hblb_hb, hblb_hb_seq, hblb_flows, hblb_stats,
+ *                  hblb_svc_stats, hblb_be_stats
  *   controller   : hblb_config, hblb_ifaces, hblb_vip_bits, hblb_services,
- *                  hblb_reals, hblb_backends, hblb_svc_gen, hblb_tables
+ *                  hblb_reals, hblb_keys, hblb_backends, hblb_svc_gen,
+ *                  hblb_tables
+ * (The controller zeroes a real's hblb_hb and hblb_hb_seq entries when it
+ * gives the real id to a new address, before the address is in hblb_reals:
+ * no packet can reach them then.)
  */
 #ifndef HBLB_H
 #define HBLB_H
@@ -25,6 +29,8 @@
 #define HBLB_MAP_SERVICES   "hblb_services"
 #define HBLB_MAP_REALS      "hblb_reals"
 #define HBLB_MAP_HB         "hblb_hb"
+#define HBLB_MAP_HB_SEQ     "hblb_hb_seq"
+#define HBLB_MAP_KEYS       "hblb_keys"
 #define HBLB_MAP_BACKENDS   "hblb_backends"
 #define HBLB_MAP_SVC_GEN    "hblb_svc_gen"
 #define HBLB_MAP_TABLES     "hblb_tables"
@@ -36,6 +42,7 @@
 #define HBLB_MAP_CFG_SVCS   "hblb_cfg_svcs"
 #define HBLB_MAP_CFG_BES    "hblb_cfg_bes"
 #define HBLB_MAP_CFG_GEN    "hblb_cfg_gen"
+#define HBLB_MAP_CFG_KEYS   "hblb_cfg_keys"
 
 #define HBLB_PIN_DIR_DEFAULT "/sys/fs/bpf/hblb"
 
@@ -70,6 +77,7 @@
 /* ---- Configuration (hblb_config, ARRAY of 1) --------------------------- */
 enum hblb_config_flags {
 	HBLB_CFG_PASS_HEARTBEATS = 1u << 0, /* XDP_PASS heartbeats after counting (mod_heartmonitor on this host) */
+	HBLB_CFG_GTSM            = 1u << 1, /* heartbeats must arrive with IP TTL 255 (RFC 5082) */
 };
 
 struct hblb_config {
@@ -116,9 +124,52 @@ struct hblb_service {
 
 /* ---- Heartbeat sources (hblb_reals, HASH: __be32 address -> real) ------ */
 struct hblb_real {
-	__u32 id;               /* index into hblb_hb */
-	__u32 flags;            /* reserved, zero */
+	__u32 id;               /* index into hblb_hb and hblb_hb_seq */
+	__u32 key_id;           /* HBLB_KEY_NONE: plain heartbeats accepted; else
+				 * the hblb_keys entry its heartbeats must be signed with */
 };
+
+/* ---- Authentication keys (hblb_keys, ARRAY by key id) --------------------
+ * Key ids: HBLB_KEY_NONE (no key), HBLB_KEY_GLOBAL, and
+ * HBLB_KEY_SERVICE(service id) for a service's own key; the loader sizes
+ * the map to HBLB_KEY_SERVICE(max_services). A real in a keyed service
+ * must sign its heartbeats with that service's key (else the global key).
+ * Slot 0 is the current key; slot 1, during a rollover, the previous one;
+ * both are accepted. The halves are SipHash's k0 and k1: the key's bytes
+ * 0-7 and 8-15, little endian. */
+#define HBLB_KEY_NONE        0u
+#define HBLB_KEY_GLOBAL      1u
+#define HBLB_KEY_SERVICE(id) ((id) + 2u)
+#define HBLB_KEY_LEN         16         /* 128-bit SipHash key */
+
+struct hblb_key {
+	__u64 k[2][2];          /* [slot][half] */
+	__u32 n_keys;           /* valid slots: 0 (no key), 1, or 2 (rollover) */
+	__u32 pad;
+};
+
+/* Replay state (hblb_hb_seq, ARRAY by real id, shared by all CPUs): the
+ * highest sequence number accepted from the real, advanced with an atomic
+ * compare-and-swap so two CPUs cannot both accept one number. */
+struct hblb_hb_seq {
+	__u64 last_seq;
+};
+
+/* An authenticated heartbeat is exactly "v=1&ready=N&busy=M&seq=S&auth=T"
+ * (Apache's form and two more fields; a real with a key may send no other
+ * form, so the data path reads it in place). S is a decimal sequence
+ * number (1 to 19 digits) that must exceed the last one accepted from the
+ * address; T is 16 lowercase hex digits, the SipHash-2-4 tag (as a 64-bit
+ * number) over HBLB_AUTH_HDR_LEN header bytes - the sender's IPv4 address
+ * in network order, then "hblb" - followed by the payload up to, not
+ * including, "&auth=". The address binds a tag to its sender, so a packet
+ * captured from one backend cannot be replayed as another's. */
+#define HBLB_AUTH_HDR_LEN    8
+#define HBLB_AUTH_DOMAIN     "hblb"
+#define HBLB_AUTH_TAIL       "&auth="
+#define HBLB_AUTH_TAIL_LEN   6
+#define HBLB_AUTH_TAG_HEX    16
+#define HBLB_SEQ_DIGITS_MAX  19         /* < 10^19 < 2^64: no overflow */
 
 /* ---- Heartbeat records (hblb_hb, PERCPU_ARRAY indexed by real id) ------
  * Per CPU so that counting needs no atomics and stays exact: readers sum
@@ -240,6 +291,15 @@ struct hblb_cfg_backend {
 	char  check_path[HBLB_CHECK_PATH_LEN];
 };
 
+/* hblb_cfg_keys: HASH service key -> struct hblb_cfg_key; the all-zero
+ * service key is the global key. The controller copies each into hblb_keys
+ * and points the reals of keyed services at it. */
+struct hblb_cfg_key {
+	__u8  key[2][HBLB_KEY_LEN];     /* [0] current, [1] previous (rollover) */
+	__u32 n_keys;                   /* 1, or 2 during a rollover */
+	__u32 pad;
+};
+
 /* ---- Counters (PERCPU_ARRAYs) ------------------------------------------- */
 struct hblb_traffic {
 	__u64 packets;
@@ -280,6 +340,12 @@ enum hblb_reason {
 	HBLB_R_HB_BAD_VERSION,      /* v other than 1 */
 	HBLB_R_HB_MISSING_FIELD,    /* v, ready or busy absent */
 	HBLB_R_HB_DUPLICATE_FIELD,  /* a known field given twice */
+	HBLB_R_HB_AUTH_MALFORMED,   /* auth not 16 lowercase hex digits or not last; seq absent beside it */
+	HBLB_R_HB_AUTH_MISSING,     /* the real's service has a key; no auth field */
+	HBLB_R_HB_AUTH_BAD,         /* tag matches neither accepted key */
+	HBLB_R_HB_REPLAY,           /* seq not above the last accepted from this real */
+	HBLB_R_HB_TTL,              /* GTSM on and IP TTL not 255 */
+	HBLB_R_HB_AUTH_PREV_KEY,    /* accepted with the previous key of a rollover (also HB_ACCEPTED) */
 	HBLB_R_FLOW_HIT,            /* pinned flow used */
 	HBLB_R_FLOW_NEW,            /* flow chosen from the table and recorded */
 	HBLB_R_FLOW_RESTEER,        /* pinned backend down or stale: chosen again */
@@ -300,6 +366,7 @@ enum hblb_hb_error {
 	HBLB_HB_BAD_VERSION,
 	HBLB_HB_MISSING_FIELD,
 	HBLB_HB_DUPLICATE_FIELD,
+	HBLB_HB_AUTH_MALFORMED,
 };
 
 /* ---- Flow hash ------------------------------------------------------------

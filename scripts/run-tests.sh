@@ -57,6 +57,7 @@ verifier_budget() {
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
+run_suite auth "$BUILD/test_auth"
 run_suite verifier verifier_budget
 run_suite bench_report scripts/bench-report.py --self-test
 # root-only suites (BPF, network namespaces), in order
@@ -70,6 +71,7 @@ root_suites=(
 	'beat tests/test_beat.sh "$BUILD/hblb"'
 	'log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"'
 	'system tests/test_system.sh "$BUILD/hblb"'
+	'auth-e2e tests/test_auth.sh "$BUILD/hblb"'
 	'checks_system tests/test_checks_system.sh "$BUILD/hblb"'
 	'apache tests/test_apache.sh "$BUILD/hblb"'
 	'flood "$BUILD/test_flood" "$BUILD/hblb"'

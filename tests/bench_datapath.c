@@ -27,7 +27,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "auth.h"
 #include "loader.h"
+#include "siphash.h"
 #include "log.h"
 #include "packets.h"
 #include "bench_report.h"
@@ -58,6 +60,10 @@ static const __u8 client_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const __u8 hb_mcast_mac[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 /* Apache mod_heartbeat's payload, byte for byte (see shared/heartbeat) */
 static const char hb_payload[] = "v=1&ready=75&busy=0";
+/* a keyed real, and the key it signs with */
+#define REAL_AUTH    (REAL0 + 50)
+#define REAL_AUTH_ID (REAL_ID + 1)
+static const __u8 bench_key[16] = { 0x42, 0x13, 0x37 };
 
 static int ncpus;
 
@@ -144,6 +150,18 @@ static int setup_instance(struct hblb *h, __u32 flow_buckets)
 	}
 	if (!err)
 		err = map_set(h->skel->maps.hblb_reals, &real_addr, &real);
+	if (!err) {
+		struct hblb_real keyed = { .id = REAL_AUTH_ID, .key_id = HBLB_KEY_GLOBAL };
+		struct hblb_key k = { .n_keys = 1 };
+		__be32 a = htonl(REAL_AUTH);
+		__u32 kid = HBLB_KEY_GLOBAL;
+
+		sip_key(bench_key, &k.k[0][0], &k.k[0][1]);
+		err = map_set(h->skel->maps.hblb_keys, &kid, &k);
+		if (!err)
+			err = map_set(h->skel->maps.hblb_reals, &a, &keyed);
+		h->skel->bss->bench_real_id = REAL_AUTH_ID;
+	}
 	for (__u32 id = 0; !err && id < NBACKENDS; id++) {
 		backend_mac(id, mac);
 		err = set_backend(h, id, mac);
@@ -231,6 +249,30 @@ static int frame_heartbeat(struct frame *f)
 	return 0;
 }
 
+/* hblb beat's authenticated heartbeat from REAL_AUTH (TTL 1 as multicast),
+ * signed with `key`; 88 bytes of payload. */
+static int frame_heartbeat_auth(struct frame *f, const __u8 *key)
+{
+	static char msg[2][160];
+	static int n;
+	char *m = msg[n++ & 1];
+	int len = auth_message(m, 160, 75, 0, 1763937000123456ull, key, htonl(REAL_AUTH));
+	struct pkt_spec s = {
+		.saddr = REAL_AUTH, .daddr = HB_GROUP, .proto = IPPROTO_UDP,
+		.sport = 45678, .dport = HBLB_HB_PORT_DEFAULT, .payload = m,
+	};
+
+	if (len < 0)
+		return len;
+	s.payload_len = len;
+	memcpy(s.dst_mac, hb_mcast_mac, 6);
+	backend_mac(0, s.src_mac);
+	size_t ip_off;
+
+	f->len = pkt_build(&s, f->buf, sizeof(f->buf), &ip_off, NULL);
+	return f->len ? 0 : -EOVERFLOW;
+}
+
 /* ---- cases ------------------------------------------------------------------ */
 
 #define REASONS(...) ((const int[]){ __VA_ARGS__, -1 })
@@ -266,6 +308,8 @@ static const char *reason_name(int r)
 	case HBLB_R_DROP_NO_BACKEND: return "DROP_NO_BACKEND";
 	case HBLB_R_TX_FORWARDED: return "TX_FORWARDED";
 	case HBLB_R_HB_ACCEPTED: return "HB_ACCEPTED";
+	case HBLB_R_HB_AUTH_BAD: return "HB_AUTH_BAD";
+	case HBLB_R_HB_REPLAY: return "HB_REPLAY";
 	case HBLB_R_FLOW_HIT: return "FLOW_HIT";
 	case HBLB_R_FLOW_NEW: return "FLOW_NEW";
 	case HBLB_R_FLOW_RESTEER: return "FLOW_RESTEER";
@@ -606,7 +650,8 @@ int main(int argc, char **argv)
 	struct floor_pass_bpf *fp = NULL;
 	struct floor_tx_bpf *ft = NULL;
 	struct hblb est = { 0 }, nf = { 0 }, many = { 0 };
-	struct frame ack, ack_other, hb;
+	struct frame ack, ack_other, hb, hb_auth, hb_forged;
+	static const __u8 wrong_key[16] = { 1 };
 	struct many_flows_fill fill = { 0 };
 	bool quick = false, failed = false;
 	int opt, verbose = 0, err;
@@ -659,7 +704,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (frame_tcp_ack(&ack, VIP, VIP_PORT) || frame_tcp_ack(&ack_other, LB_ADDR, 22) ||
-	    frame_heartbeat(&hb)) {
+	    frame_heartbeat(&hb) || frame_heartbeat_auth(&hb_auth, bench_key) ||
+	    frame_heartbeat_auth(&hb_forged, wrong_key)) {
 		pr_err("cannot build the test frames");
 		return EXIT_FAILURE;
 	}
@@ -701,6 +747,14 @@ int main(int argc, char **argv)
 		{ .name = "non_service", .prog_fd = bpf_program__fd(est.skel->progs.hblb_xdp),
 		  .f = &ack_other, .h = &est, .verdict = XDP_PASS,
 		  .moved = REASONS(HBLB_R_PASS_NOT_SERVICE) },
+		/* reported, no target: parse, SipHash of 74 bytes, CAS, record */
+		{ .name = "heartbeat_auth", .prog_fd = bpf_program__fd(est.skel->progs.hblb_bench_auth),
+		  .f = &hb_auth, .h = &est, .verdict = XDP_DROP,
+		  .moved = REASONS(HBLB_R_HB_ACCEPTED, HBLB_R_DROP_HEARTBEAT) },
+		/* what a forger costs: parse and one SipHash, then refused */
+		{ .name = "heartbeat_forged", .prog_fd = bpf_program__fd(est.skel->progs.hblb_xdp),
+		  .f = &hb_forged, .h = &est, .verdict = XDP_DROP,
+		  .moved = REASONS(HBLB_R_HB_AUTH_BAD, HBLB_R_DROP_HEARTBEAT) },
 	};
 	const int ncases = sizeof(cases) / sizeof(cases[0]);
 

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "auth.h"
 #include "loader.h"
+#include "siphash.h"
 #include "log.h"
 #include "testing.h"
 #include "packets.h"
@@ -807,6 +809,361 @@ static void test_heartbeat_counts_exact(void)
 	test_end();
 }
 
+/* ---- authenticated heartbeats ----------------------------------------------------
+ * REAL1 must sign with the TCP service's key, REAL0 and REAL2 with the
+ * global key; the UDP service has a key of its own. Each attack runs
+ * between two genuine heartbeats: it must change no record and no replay
+ * state and count exactly its reason, and the genuine sender must go on. */
+
+static const __u8 key_tcp[16] = { 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+				  0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f };
+static const __u8 key_udp[16] = { 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
+				  0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f };
+static const __u8 key_global[16] = { 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
+				     0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f };
+static const __u8 key_wrong[16] = { 0xde, 0xad, 0xbe, 0xef };
+
+static void set_key(__u32 key_id, const __u8 *cur, const __u8 *prev)
+{
+	struct hblb_cfg_key cfg = { .n_keys = cur ? (prev ? 2 : 1) : 0 };
+	struct hblb_key k = { 0 };
+
+	if (cur)
+		memcpy(cfg.key[0], cur, 16);
+	if (prev)
+		memcpy(cfg.key[1], prev, 16);
+	k.n_keys = cfg.n_keys;
+	for (__u32 slot = 0; slot < k.n_keys; slot++)
+		sip_key(cfg.key[slot], &k.k[slot][0], &k.k[slot][1]);
+	bpf_map_update_elem(fd_of(h.skel->maps.hblb_keys), &key_id, &k, BPF_ANY);
+}
+
+static void set_real_key(__u32 addr, __u32 id, __u32 key_id)
+{
+	__be32 a = htonl(addr);
+	struct hblb_real v = { .id = id, .key_id = key_id };
+
+	bpf_map_update_elem(fd_of(h.skel->maps.hblb_reals), &a, &v, BPF_ANY);
+}
+
+static __u64 seq_read(__u32 real_id)
+{
+	struct hblb_hb_seq v = { 0 };
+
+	bpf_map_lookup_elem(fd_of(h.skel->maps.hblb_hb_seq), &real_id, &v);
+	return v.last_seq;
+}
+
+static void seq_clear(void)
+{
+	struct hblb_hb_seq zero = { 0 };
+
+	for (__u32 id = 0; id < 4; id++)
+		bpf_map_update_elem(fd_of(h.skel->maps.hblb_hb_seq), &id, &zero, BPF_ANY);
+}
+
+static void auth_setup(void)
+{
+	reset_state();
+	seq_clear();
+	set_key(HBLB_KEY_GLOBAL, key_global, NULL);
+	set_key(HBLB_KEY_SERVICE(SVC_TCP), key_tcp, NULL);
+	set_key(HBLB_KEY_SERVICE(SVC_UDP), key_udp, NULL);
+	set_real_key(REAL0, 0, HBLB_KEY_GLOBAL);
+	set_real_key(REAL1, 1, HBLB_KEY_SERVICE(SVC_TCP));
+	set_real_key(REAL2, 2, HBLB_KEY_GLOBAL);
+}
+
+static void auth_teardown(void)
+{
+	set_config(0);
+	for (__u32 id = HBLB_KEY_GLOBAL; id < HBLB_KEY_SERVICE(3); id++)
+		set_key(id, NULL, NULL);
+	add_real(REAL0, 0);
+	add_real(REAL1, 1);
+	add_real(REAL2, 2);
+	seq_clear();
+}
+
+/* A heartbeat from `from` signed for `signer` (the address the tag binds). */
+static void signed_frame(struct frame *f, __u32 from, __u32 signer, __u32 ready, __u64 seq,
+			 const __u8 *key)
+{
+	static char msg[8][160];
+	static int next;
+	char *m = msg[next++ % 8];
+	struct pkt_spec s;
+	int len = auth_message(m, 160, ready, 0, seq, key, htonl(signer));
+
+	s = udp_to(from, HB_GROUP, HBLB_HB_PORT_DEFAULT, m, len > 0 ? len : 0);
+	frame_build(f, &s);
+}
+
+static void set_ttl(struct frame *f, __u8 ttl)
+{
+	f->buf[f->ip_off + 8] = ttl;    /* XDP does not check the IP checksum */
+}
+
+/* Runs f from real_id: accepted (record +1 with ready, seq stored) or
+ * refused with `reason` (record, seq and flows unchanged). */
+static void auth_expect(struct frame *f, __u32 real_id, int reason, __u32 ready, __u64 seq,
+			bool prev_key)
+{
+	struct hb_view before = hb_read(real_id), after;
+	__u64 seq_before = seq_read(real_id);
+	struct result r;
+
+	if (!CHECK_EQ(run(f, &r), 0))
+		return;
+	CHECK_EQ(r.verdict, XDP_DROP);
+	after = hb_read(real_id);
+	if (reason == HBLB_R_HB_ACCEPTED) {
+		if (prev_key)
+			check_reasons(&r, REASONS(HBLB_R_DROP_HEARTBEAT, HBLB_R_HB_ACCEPTED,
+						  HBLB_R_HB_AUTH_PREV_KEY));
+		else
+			check_reasons(&r, REASONS(HBLB_R_DROP_HEARTBEAT, HBLB_R_HB_ACCEPTED));
+		CHECK(after.count == before.count + 1 && after.ready == ready,
+		      "genuine heartbeat: count %llu -> %llu, ready %u (want %u)",
+		      (unsigned long long)before.count, (unsigned long long)after.count, after.ready,
+		      ready);
+		CHECK(seq_read(real_id) == seq, "last seq %llu, want %llu",
+		      (unsigned long long)seq_read(real_id), (unsigned long long)seq);
+	} else {
+		check_reasons(&r, REASONS(HBLB_R_DROP_HEARTBEAT, reason));
+		CHECK(after.count == before.count && after.ready == before.ready &&
+		      after.last_ns == before.last_ns, "refused heartbeat changed the record "
+		      "(count %llu -> %llu, ready %u -> %u)", (unsigned long long)before.count,
+		      (unsigned long long)after.count, before.ready, after.ready);
+		CHECK(seq_read(real_id) == seq_before, "refused heartbeat moved the last seq");
+	}
+}
+
+struct attack {
+	const char *name;
+	int reason;
+	void (*make)(struct frame *f, const struct frame *genuine);
+};
+
+/* the genuine heartbeat before the attack is REAL1's seq 1000, ready 75 */
+static void atk_wrong_key(struct frame *f, const struct frame *g)
+{
+	(void)g;
+	signed_frame(f, REAL1, REAL1, 4242, 5000, key_wrong);
+}
+
+static void atk_replay(struct frame *f, const struct frame *g) { *f = *g; }
+
+static void atk_old_seq(struct frame *f, const struct frame *g)
+{
+	(void)g;
+	signed_frame(f, REAL1, REAL1, 4242, 999, key_tcp);
+}
+
+static void atk_truncated_tag(struct frame *f, const struct frame *g)
+{
+	char msg[160];
+	int len = auth_message(msg, sizeof(msg), 4242, 0, 5000, key_tcp, htonl(REAL1));
+	struct pkt_spec s = udp_to(REAL1, HB_GROUP, HBLB_HB_PORT_DEFAULT, msg, len - 1);
+
+	(void)g;
+	frame_build(f, &s);
+}
+
+static void atk_other_service_key(struct frame *f, const struct frame *g)
+{
+	(void)g;
+	signed_frame(f, REAL1, REAL1, 4242, 5000, key_udp);
+}
+
+static void atk_plain(struct frame *f, const struct frame *g)
+{
+	struct pkt_spec s = heartbeat(REAL1, "v=1&ready=4242&busy=0");
+
+	(void)g;
+	frame_build(f, &s);
+}
+
+static void atk_tampered(struct frame *f, const struct frame *g)
+{
+	char *p;
+
+	*f = *g;
+	/* ready=75 -> ready=95 with the tag of 75 */
+	p = memmem(f->buf + f->l4_off + 8, f->len - f->l4_off - 8, "ready=75", 8);
+	if (p)
+		p[6] = '9';
+}
+
+static void atk_other_backend(struct frame *f, const struct frame *g)
+{
+	(void)g;
+	/* genuine for REAL2 (same global key as REAL0), sent as REAL1: REAL1's
+	 * key differs; atk_cross_address below keeps the key the same */
+	signed_frame(f, REAL1, REAL2, 4242, 5000, key_global);
+}
+
+static void atk_seq_overflow(struct frame *f, const struct frame *g)
+{
+	static const char m[] = "v=1&ready=4242&busy=0&seq=99999999999999999999&auth=0123456789abcdef";
+	struct pkt_spec s = udp_to(REAL1, HB_GROUP, HBLB_HB_PORT_DEFAULT, m, sizeof(m) - 1);
+
+	(void)g;
+	frame_build(f, &s);
+}
+
+static void atk_extra_field(struct frame *f, const struct frame *g)
+{
+	static char m[160];
+	int len = snprintf(m, sizeof(m), "v=1&ready=4242&busy=0&port=80&seq=5000");
+	struct pkt_spec s;
+
+	(void)g;
+	/* a valid tag, but not hblb's form: keyed reals send that form only */
+	len += snprintf(m + len, sizeof(m) - len, HBLB_AUTH_TAIL "%016llx",
+			(unsigned long long)auth_tag(key_tcp, htonl(REAL1), m, len));
+	s = udp_to(REAL1, HB_GROUP, HBLB_HB_PORT_DEFAULT, m, len);
+	frame_build(f, &s);
+}
+
+static const struct attack attacks[] = {
+	{ "spoofed source, wrong key", HBLB_R_HB_AUTH_BAD, atk_wrong_key },
+	{ "replayed genuine packet", HBLB_R_HB_REPLAY, atk_replay },
+	{ "old sequence number, genuine tag", HBLB_R_HB_REPLAY, atk_old_seq },
+	{ "truncated tag", HBLB_R_HB_AUTH_MALFORMED, atk_truncated_tag },
+	{ "key of another service", HBLB_R_HB_AUTH_BAD, atk_other_service_key },
+	{ "plain Apache heartbeat ready=4242", HBLB_R_HB_AUTH_MISSING, atk_plain },
+	{ "genuine packet with ready changed", HBLB_R_HB_AUTH_BAD, atk_tampered },
+	{ "another backend's genuine packet", HBLB_R_HB_AUTH_BAD, atk_other_backend },
+	{ "seq of 20 digits", HBLB_R_HB_BAD_VALUE, atk_seq_overflow },
+	{ "signed, with a field beyond hblb's form", HBLB_R_HB_AUTH_MALFORMED, atk_extra_field },
+};
+
+static void test_auth_attacks(void)
+{
+	char name[128];
+
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		struct frame genuine, atk, next;
+
+		snprintf(name, sizeof(name), "auth attack: %s: refused, counted, nothing changed",
+			 attacks[i].name);
+		test_begin(name);
+		auth_setup();
+		signed_frame(&genuine, REAL1, REAL1, 75, 1000, key_tcp);
+		auth_expect(&genuine, 1, HBLB_R_HB_ACCEPTED, 75, 1000, false);
+		attacks[i].make(&atk, &genuine);
+		auth_expect(&atk, 1, attacks[i].reason, 0, 0, false);
+		/* the genuine sender keeps working */
+		signed_frame(&next, REAL1, REAL1, 76, 1001, key_tcp);
+		auth_expect(&next, 1, HBLB_R_HB_ACCEPTED, 76, 1001, false);
+		test_end();
+	}
+}
+
+static void test_auth_misc(void)
+{
+	struct frame f;
+
+	test_begin("auth: a tag binds the sender's address (same key, other backend)");
+	auth_setup();
+	signed_frame(&f, REAL0, REAL0, 10, 50, key_global);
+	auth_expect(&f, 0, HBLB_R_HB_ACCEPTED, 10, 50, false);
+	signed_frame(&f, REAL0, REAL2, 4242, 60, key_global);   /* REAL2's, sent as REAL0 */
+	auth_expect(&f, 0, HBLB_R_HB_AUTH_BAD, 0, 0, false);
+	signed_frame(&f, REAL2, REAL2, 20, 60, key_global);     /* REAL2 itself: fine */
+	auth_expect(&f, 2, HBLB_R_HB_ACCEPTED, 20, 60, false);
+	test_end();
+
+	test_begin("auth: rollover accepts the new and the previous key, then only the new");
+	auth_setup();
+	set_key(HBLB_KEY_SERVICE(SVC_TCP), key_wrong, key_tcp);        /* new, previous */
+	signed_frame(&f, REAL1, REAL1, 1, 10, key_tcp);
+	auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 1, 10, true);
+	signed_frame(&f, REAL1, REAL1, 2, 11, key_wrong);
+	auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 2, 11, false);
+	signed_frame(&f, REAL1, REAL1, 3, 12, key_udp);
+	auth_expect(&f, 1, HBLB_R_HB_AUTH_BAD, 0, 0, false);
+	set_key(HBLB_KEY_SERVICE(SVC_TCP), key_wrong, NULL);           /* finished */
+	signed_frame(&f, REAL1, REAL1, 4, 13, key_tcp);
+	auth_expect(&f, 1, HBLB_R_HB_AUTH_BAD, 0, 0, false);
+	signed_frame(&f, REAL1, REAL1, 5, 14, key_wrong);
+	auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 5, 14, false);
+	test_end();
+
+	test_begin("auth: a key id with its key withdrawn refuses (fails closed)");
+	auth_setup();
+	set_key(HBLB_KEY_SERVICE(SVC_TCP), NULL, NULL);
+	signed_frame(&f, REAL1, REAL1, 1, 10, key_tcp);
+	auth_expect(&f, 1, HBLB_R_HB_AUTH_BAD, 0, 0, false);
+	test_end();
+
+	test_begin("auth: a real without a key takes signed and plain heartbeats");
+	auth_setup();
+	set_real_key(REAL1, 1, HBLB_KEY_NONE);
+	signed_frame(&f, REAL1, REAL1, 7, 10, key_wrong);
+	auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 7, 0, false);   /* no replay state kept */
+	{
+		struct pkt_spec s = heartbeat(REAL1, "v=1&ready=8&busy=0");
+
+		frame_build(&f, &s);
+		auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 8, 0, false);
+	}
+	test_end();
+
+	test_begin("GTSM: TTL below 255 refused and counted, 255 accepted");
+	auth_setup();
+	set_config(HBLB_CFG_GTSM);
+	signed_frame(&f, REAL1, REAL1, 75, 1000, key_tcp);
+	auth_expect(&f, 1, HBLB_R_HB_TTL, 0, 0, false);
+	set_ttl(&f, 254);
+	auth_expect(&f, 1, HBLB_R_HB_TTL, 0, 0, false);
+	set_ttl(&f, 255);
+	auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 75, 1000, false);
+	{
+		struct pkt_spec s = heartbeat(REAL1, "v=1&ready=8&busy=0");
+
+		set_real_key(REAL1, 1, HBLB_KEY_NONE);        /* plain heartbeats too */
+		frame_build(&f, &s);
+		auth_expect(&f, 1, HBLB_R_HB_TTL, 0, 0, false);
+		set_ttl(&f, 255);
+		auth_expect(&f, 1, HBLB_R_HB_ACCEPTED, 8, 1000, false);
+	}
+	test_end();
+	auth_teardown();
+}
+
+/* One genuine packet replayed on every CPU at once: accepted exactly once. */
+static void test_auth_replay_across_cpus(void)
+{
+	struct hb_thread t[2];
+	pthread_t tid[2];
+	struct frame f;
+	__u64 before[HBLB_R_MAX], after[HBLB_R_MAX];
+	int n = ncpus < 2 ? 1 : 2;
+
+	test_begin("auth: one packet on every CPU at once is accepted exactly once");
+	auth_setup();
+	signed_frame(&f, REAL1, REAL1, 75, 7777, key_tcp);
+	stats_read(before);
+	for (int i = 0; i < n; i++) {
+		t[i] = (struct hb_thread){ .cpu = i, .f = &f, .repeat = 20000,
+					   .prog_fd = bpf_program__fd(h.skel->progs.hblb_xdp) };
+		pthread_create(&tid[i], NULL, hb_thread_run, &t[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(tid[i], NULL);
+		CHECK_EQ(t[i].err, 0);
+	}
+	stats_read(after);
+	CHECK_EQ(hb_read(1).count, 1);
+	CHECK_EQ(after[HBLB_R_HB_ACCEPTED] - before[HBLB_R_HB_ACCEPTED], 1);
+	CHECK_EQ(after[HBLB_R_HB_REPLAY] - before[HBLB_R_HB_REPLAY], 20000ull * n - 1);
+	CHECK_EQ(seq_read(1), 7777);
+	auth_teardown();
+	test_end();
+}
+
 /* ---- flows --------------------------------------------------------------------- */
 
 static int forward(const struct pkt_spec *s, __u32 *backend, struct result *r)
@@ -1128,6 +1485,9 @@ int main(int argc, char **argv)
 	test_truncation();
 	test_heartbeats();
 	test_heartbeat_counts_exact();
+	test_auth_attacks();
+	test_auth_misc();
+	test_auth_replay_across_cpus();
 	test_flows();
 	test_flow_eviction();
 	test_pins();

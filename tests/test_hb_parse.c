@@ -23,7 +23,7 @@
 #include "hb_parse.h"
 
 #define HB_ERR_FIRST HBLB_HB_EMPTY
-#define HB_ERR_LAST  HBLB_HB_DUPLICATE_FIELD
+#define HB_ERR_LAST  HBLB_HB_AUTH_MALFORMED
 #define MAX_GEN      1100        /* property test: longest generated payload */
 
 static const char *err_name(int err)
@@ -37,6 +37,7 @@ static const char *err_name(int err)
 		[HBLB_HB_BAD_VERSION - HB_ERR_FIRST]     = "BAD_VERSION",
 		[HBLB_HB_MISSING_FIELD - HB_ERR_FIRST]   = "MISSING_FIELD",
 		[HBLB_HB_DUPLICATE_FIELD - HB_ERR_FIRST] = "DUPLICATE_FIELD",
+		[HBLB_HB_AUTH_MALFORMED - HB_ERR_FIRST]  = "AUTH_MALFORMED",
 	};
 
 	if (err == HBLB_HB_OK)
@@ -136,8 +137,8 @@ static int parse(const void *buf, size_t len, struct hblb_hb_msg *msg)
  */
 static int ref_parse(const __u8 *p, size_t len, struct hblb_hb_msg *m)
 {
-	static const char *const keys[] = { NULL, "v", "ready", "busy", "port" };
-	__u64 val[5] = { 0 };
+	static const char *const keys[] = { NULL, "v", "ready", "busy", "port", "seq", "auth" };
+	__u64 val[7] = { 0 };
 	unsigned int seen = 0;
 	size_t i, s = 0, e;
 
@@ -157,10 +158,33 @@ static int ref_parse(const __u8 *p, size_t len, struct hblb_hb_msg *m)
 		if (!eq || eq == p + s)
 			return -1;              /* empty field, no '=' or empty key */
 		klen = eq - (p + s);
-		for (i = 1; i < 5; i++)
+		for (i = 1; i < 7; i++)
 			if (klen == strlen(keys[i]) && !memcmp(p + s, keys[i], klen))
 				k = i;
-		if (k) {
+		if (seen & (1u << 6))
+			return -1;              /* auth must be the last field */
+		if (k == 6) {                   /* auth: 16 lowercase hex digits */
+			v = eq + 1;
+			if (p + e - v != 16)
+				return -1;
+			for (i = 0; i < 16; i++)
+				if (!strchr("0123456789abcdef", v[i]) || !v[i])
+					return -1;
+			seen |= 1u << 6;
+		} else if (k == 5) {            /* seq: 1-19 digits, not 0 */
+			v = eq + 1;
+			vlen = p + e - v;
+			if (vlen == 0 || vlen > 19 || (seen & (1u << k)))
+				return -1;
+			for (i = 0; i < vlen; i++) {
+				if (v[i] < '0' || v[i] > '9')
+					return -1;
+				val[k] = val[k] * 10 + (v[i] - '0');
+			}
+			if (val[k] == 0)
+				return -1;
+			seen |= 1u << k;
+		} else if (k) {
 			v = eq + 1;
 			vlen = p + e - v;
 			if (vlen == 0 || (seen & (1u << k)))
@@ -180,6 +204,8 @@ static int ref_parse(const __u8 *p, size_t len, struct hblb_hb_msg *m)
 	}
 	if ((seen & 0xe) != 0xe || val[1] != 1)
 		return -1;
+	if ((seen & (1u << 6)) && !(seen & (1u << 5)))
+		return -1;              /* a tag needs a sequence number */
 	if ((seen & 0x10) && (val[4] == 0 || val[4] > 65535))
 		return -1;
 	m->ready = val[2];
@@ -621,16 +647,31 @@ static size_t put_digits(char *o, size_t room)
 	}
 }
 
+/* An auth value: mostly 16 lowercase hex digits, else near misses. */
+static size_t put_tag(char *o, size_t room)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = below(4) ? 16 : 14 + below(5), i;
+
+	if (n + 1 > room)
+		return 0;
+	for (i = 0; i < n; i++)
+		o[i] = hex[below(16)];
+	if (!below(8))
+		o[below(n)] = "AFgz"[below(4)];
+	return n;
+}
+
 /* Field kinds of gen_fields(): the known keys, short and long unknowns. */
-enum { G_V, G_READY, G_BUSY, G_PORT, G_UNKNOWN, G_LONG };
+enum { G_V, G_READY, G_BUSY, G_PORT, G_SEQ, G_AUTH, G_UNKNOWN, G_LONG };
 
 /* Fields with known and unknown keys, so that OK and every error are common:
  * mostly v, ready and busy once each in any order (values sometimes out of
  * range), else any mix; a quarter then get byte mutations. */
 static size_t gen_fields(__u8 *buf)
 {
-	static const char *const known[] = { "v", "ready", "busy", "port" };
-	int kinds[8], nf = 0, i, j, t;
+	static const char *const known[] = { "v", "ready", "busy", "port", "seq", "auth" };
+	int kinds[10], nf = 0, i, j, t;
 	char out[4096];
 	size_t o = 0, len;
 
@@ -648,12 +689,22 @@ static size_t gen_fields(__u8 *buf)
 			kinds[i] = kinds[j];
 			kinds[j] = t;
 		}
+		/* a quarter authenticated: seq, then auth last (or misplaced) */
+		if (!below(4)) {
+			kinds[nf++] = G_SEQ;
+			kinds[nf++] = G_AUTH;
+			if (!below(8)) {
+				t = kinds[nf - 1];
+				kinds[nf - 1] = kinds[0];
+				kinds[0] = t;
+			}
+		}
 	} else {
-		static const int mix[10] = { G_V, G_V, G_READY, G_READY, G_BUSY, G_BUSY,
-					     G_PORT, G_UNKNOWN, G_UNKNOWN, G_LONG };
+		static const int mix[12] = { G_V, G_V, G_READY, G_READY, G_BUSY, G_BUSY,
+					     G_PORT, G_SEQ, G_AUTH, G_UNKNOWN, G_UNKNOWN, G_LONG };
 
 		for (nf = below(7), i = 0; i < nf; i++)
-			kinds[i] = mix[below(10)];
+			kinds[i] = mix[below(12)];
 	}
 	for (i = 0; i < nf && o < 3000; i++) {	/* room for one more field */
 		if (i)
@@ -662,6 +713,11 @@ static size_t gen_fields(__u8 *buf)
 			o += snprintf(out + o, sizeof(out) - o, "%s=", known[kinds[i]]);
 			if (kinds[i] == G_V && below(4))
 				out[o++] = '1';
+			else if (kinds[i] == G_AUTH)
+				o += put_tag(out + o, sizeof(out) - o);
+			else if (kinds[i] == G_SEQ && below(2))
+				o += snprintf(out + o, sizeof(out) - o, "%llu",
+					      (unsigned long long)(xorshift64() >> below(64)));
 			else
 				o += put_digits(out + o, sizeof(out) - o);
 		} else {

@@ -29,11 +29,12 @@ int pins_open(struct pins *p, const struct global_opts *g)
 	struct statfs st;
 	int *fds[] = { &p->cfg_svcs, &p->cfg_bes, &p->cfg_gen, &p->services, &p->backends,
 		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
-		       &p->svc_gen };
+		       &p->svc_gen, &p->cfg_keys };
 	static const char *const names[] = {
 		HBLB_MAP_CFG_SVCS, HBLB_MAP_CFG_BES, HBLB_MAP_CFG_GEN, HBLB_MAP_SERVICES,
 		HBLB_MAP_BACKENDS, HBLB_MAP_REALS, HBLB_MAP_HB, HBLB_MAP_STATS,
 		HBLB_MAP_SVC_STATS, HBLB_MAP_BE_STATS, HBLB_MAP_CONFIG, HBLB_MAP_SVC_GEN,
+		HBLB_MAP_CFG_KEYS,
 	};
 
 	if (batch_active) {
@@ -72,7 +73,7 @@ void pins_close(struct pins *p)
 {
 	int *fds[] = { &p->cfg_svcs, &p->cfg_bes, &p->cfg_gen, &p->services, &p->backends,
 		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
-		       &p->svc_gen, &p->lock_fd };
+		       &p->svc_gen, &p->cfg_keys, &p->lock_fd };
 
 	if (p->borrowed)
 		return;

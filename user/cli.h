@@ -21,7 +21,7 @@ struct global_opts {
 /* Pinned maps by name; fds are -1 when absent. */
 struct pins {
 	char dir[256];
-	int cfg_svcs, cfg_bes, cfg_gen;
+	int cfg_svcs, cfg_bes, cfg_gen, cfg_keys;
 	int services, backends, reals, hb, stats, svc_stats, be_stats, config, svc_gen;
 	int lock_fd;            /* the configuration lock, when held */
 	bool borrowed;          /* the batch's pins: closing, locking, bumping are the batch's */

@@ -128,6 +128,7 @@ static int service_del(int argc, char **argv, struct global_opts *g)
 		prev = bk;
 		pk = &prev;
 	}
+	bpf_map_delete_elem(p.cfg_keys, &k);   /* and its heartbeat key, if any */
 	bpf_map_delete_elem(p.cfg_svcs, &k);
 	err = pins_bump(&p);
 	warn_no_daemon(&p);
@@ -344,6 +345,9 @@ static int backend_add(int argc, char **argv, struct global_opts *g)
 		err = -EEXIST;
 		goto out;
 	}
+	err = key_conflict_check(&p, NULL, NULL, &k);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(p.cfg_bes, &k, &v, BPF_NOEXIST)) {
 		err = -errno;
 		if (err == -E2BIG || err == -ENOMEM)

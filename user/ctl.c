@@ -11,6 +11,7 @@
 #include "checks.h"
 #include "ctl.h"
 #include "log.h"
+#include "siphash.h"
 
 /* A freed backend id is not reused for this long, so that flows still
  * pinned to it re-steer instead of following a stranger. */
@@ -198,10 +199,11 @@ static void remove_service(struct ctl *c, __u32 s, __u64 now)
 
 /* ---- reals --------------------------------------------------------------------- */
 
-static int get_real(struct ctl *c, __be32 addr)
+static int get_real(struct ctl *c, __be32 addr, __u32 key_id)
 {
 	struct hblb_hb_record zero[c->ncpus];
-	struct hblb_real v = { 0 };
+	struct hblb_hb_seq seq0 = { 0 };
+	struct hblb_real v = { .key_id = key_id };
 	__u32 r, free_id = HBLB_MAX_REALS;
 
 	for (r = 0; r < c->reals_hi; r++) {
@@ -219,10 +221,13 @@ static int get_real(struct ctl *c, __be32 addr)
 	/* a new real starts from zero, not from a previous owner's counts */
 	memset(zero, 0, sizeof(zero));
 	bpf_map_update_elem(fd_of(c->h.skel->maps.hblb_hb), &free_id, zero, BPF_ANY);
+	/* and from no sequence number: its sender is not the previous owner */
+	bpf_map_update_elem(fd_of(c->h.skel->maps.hblb_hb_seq), &free_id, &seq0, BPF_ANY);
 	v.id = free_id;
+	/* with its key from the start: no moment where plain heartbeats count */
 	if (bpf_map_update_elem(fd_of(c->h.skel->maps.hblb_reals), &addr, &v, BPF_ANY))
 		return -errno;
-	c->reals[free_id] = (struct ctl_real){ .addr = addr, .refs = 1 };
+	c->reals[free_id] = (struct ctl_real){ .addr = addr, .refs = 1, .key_id = key_id };
 	if (free_id >= c->reals_hi)
 		c->reals_hi = free_id + 1;
 	return free_id;
@@ -235,6 +240,118 @@ static void put_real(struct ctl *c, __u32 r)
 	bpf_map_delete_elem(fd_of(c->h.skel->maps.hblb_reals), &c->reals[r].addr);
 	while (c->reals_hi && !c->reals[c->reals_hi - 1].refs)
 		c->reals_hi--;
+}
+
+/* ---- heartbeat keys --------------------------------------------------------------
+ * The CLI's hblb_cfg_keys (global, per service) become hblb_keys entries by
+ * key id; each real points at the key its heartbeats must carry: the own
+ * key of its lowest-id keyed service, else the global key, else none (the
+ * CLI refuses configurations where a real's services disagree). Order:
+ * a key is written before any real points at it, and cleared only after
+ * none does. A key replaced in place (rollover) may be read half-written
+ * by a packet in flight: that one heartbeat is refused, the next counts. */
+
+static void key_from_cfg(const struct hblb_cfg_key *cfg, struct hblb_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->n_keys = cfg->n_keys > 2 ? 2 : cfg->n_keys;
+	for (__u32 slot = 0; slot < out->n_keys; slot++)
+		sip_key(cfg->key[slot], &out->k[slot][0], &out->k[slot][1]);
+}
+
+static int write_key(struct ctl *c, __u32 key_id, const struct hblb_key *k)
+{
+	if (bpf_map_update_elem(fd_of(c->h.skel->maps.hblb_keys), &key_id, k, BPF_ANY)) {
+		int err = -errno;
+
+		pr_err("cannot write heartbeat key %u: %s", key_id, strerror(-err));
+		return err;
+	}
+	c->keys[key_id] = *k;
+	return 0;
+}
+
+/* Reads the configured keys; writes the ones that are new or changed. */
+static void keys_load(struct ctl *c)
+{
+	int cfg_fd = fd_of(c->h.skel->maps.hblb_cfg_keys);
+	struct hblb_service_key global = { 0 };
+	struct hblb_cfg_key cfg;
+
+	for (__u32 id = HBLB_KEY_GLOBAL; id < c->n_key_ids; id++) {
+		const struct hblb_service_key *target = &global;
+		struct hblb_key *want = &c->want_keys[id];
+
+		memset(want, 0, sizeof(*want));
+		if (id != HBLB_KEY_GLOBAL) {
+			if (!c->svcs[id - HBLB_KEY_SERVICE(0)].used)
+				continue;
+			target = &c->svcs[id - HBLB_KEY_SERVICE(0)].key;
+		}
+		if (bpf_map_lookup_elem(cfg_fd, target, &cfg) == 0)
+			key_from_cfg(&cfg, want);
+		memset(&cfg, 0, sizeof(cfg));
+		if (want->n_keys && memcmp(want, &c->keys[id], sizeof(*want)))
+			write_key(c, id, want);
+	}
+}
+
+/* The key id a service's reals must use. */
+static __u32 service_key_id(const struct ctl *c, __u32 s)
+{
+	if (c->want_keys[HBLB_KEY_SERVICE(s)].n_keys)
+		return HBLB_KEY_SERVICE(s);
+	return c->want_keys[HBLB_KEY_GLOBAL].n_keys ? HBLB_KEY_GLOBAL : HBLB_KEY_NONE;
+}
+
+/* Service keys first (lowest service id), then global, then none. */
+static bool key_preferred(__u32 a, __u32 b)
+{
+	if (a >= HBLB_KEY_SERVICE(0) || b >= HBLB_KEY_SERVICE(0))
+		return a >= HBLB_KEY_SERVICE(0) && (b < HBLB_KEY_SERVICE(0) || a < b);
+	return a > b;
+}
+
+/* Points every real at its key, then clears the keys nothing uses. */
+static void keys_apply(struct ctl *c)
+{
+	int real_fd = fd_of(c->h.skel->maps.hblb_reals);
+
+	for (__u32 r = 0; r < c->reals_hi; r++)
+		c->real_key[r] = HBLB_KEY_NONE;
+	for (__u32 k = 0; k < c->n_live; k++) {
+		__u32 id = c->live[k], r = c->be_real[id], want = service_key_id(c, c->be_svc[id]);
+
+		if (key_preferred(want, c->real_key[r]))
+			c->real_key[r] = want;
+	}
+	for (__u32 r = 0; r < c->reals_hi; r++) {
+		struct hblb_real v = { .id = r, .key_id = c->real_key[r] };
+		char a[INET_ADDRSTRLEN];
+
+		if (!c->reals[r].refs || c->reals[r].key_id == v.key_id)
+			continue;
+		if (bpf_map_update_elem(real_fd, &c->reals[r].addr, &v, BPF_EXIST)) {
+			pr_err("cannot set the heartbeat key of %s: %s",
+			       inet_ntop(AF_INET, &c->reals[r].addr, a, sizeof(a)), strerror(errno));
+			continue;
+		}
+		c->reals[r].key_id = v.key_id;
+		inet_ntop(AF_INET, &c->reals[r].addr, a, sizeof(a));
+		if (v.key_id == HBLB_KEY_NONE)
+			pr_info("heartbeats from %s: plain ones accepted (no key)", a);
+		else if (v.key_id == HBLB_KEY_GLOBAL)
+			pr_info("heartbeats from %s: must be signed with the global key", a);
+		else
+			pr_info("heartbeats from %s: must be signed with the key of service %s", a,
+				svc_name(&c->svcs[v.key_id - HBLB_KEY_SERVICE(0)].key, (char[64]){ 0 }, 64));
+	}
+	for (__u32 id = HBLB_KEY_GLOBAL; id < c->n_key_ids; id++) {
+		static const struct hblb_key none;
+
+		if (!c->want_keys[id].n_keys && c->keys[id].n_keys)
+			write_key(c, id, &none);
+	}
 }
 
 /* ---- backends ---------------------------------------------------------------- */
@@ -366,7 +483,7 @@ static int add_backend(struct ctl *c, const struct hblb_cfg_backend_key *k,
 	memset(be, 0, sizeof(*be));
 	be->key = *k;
 	be->cfg = *cfg;
-	r = get_real(c, k->addr);
+	r = get_real(c, k->addr, service_key_id(c, s));
 	if (r < 0) {
 		pr_err("backend %s: no free real id", be_name(be, name, sizeof(name)));
 		return r;
@@ -453,6 +570,7 @@ static void sync_config(struct ctl *c, __u64 now)
 	for (s = 0; s < (int)c->h.max_services; s++)
 		if (c->svcs[s].used && !svc_seen[s])
 			remove_service(c, s, now);
+	keys_load(c);
 
 	while (bpf_map_get_next_key(be_fd, bprev, &bk) == 0) {
 		bprev = &bk;
@@ -487,6 +605,7 @@ static void sync_config(struct ctl *c, __u64 now)
 	for (__u32 i = c->n_live; i-- > 0;)
 		if (!be_seen[c->live[i]])
 			remove_backend(c, c->live[i], now);
+	keys_apply(c);
 out:
 	free(svc_seen);
 	free(be_seen);
@@ -518,6 +637,7 @@ static void adopt(struct ctl *c, __u64 now)
 		if (bpf_map_lookup_elem(real_fd, &addr, &rv) || rv.id >= HBLB_MAX_REALS)
 			continue;
 		c->reals[rv.id].addr = addr;
+		c->reals[rv.id].key_id = rv.key_id;
 		if (rv.id >= c->reals_hi)
 			c->reals_hi = rv.id + 1;
 	}
@@ -966,6 +1086,26 @@ int ctl_check_fd(const struct ctl *c)
 	return c->checker ? checker_fd(c->checker) : -1;
 }
 
+/* GTSM is the daemon's option: stored in hblb_config at every start. */
+static int set_gtsm(struct ctl *c)
+{
+	int fd = fd_of(c->h.skel->maps.hblb_config);
+	struct hblb_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	if (!!(cfg.flags & HBLB_CFG_GTSM) == c->o.gtsm)
+		return 0;
+	cfg.flags = c->o.gtsm ? cfg.flags | HBLB_CFG_GTSM : cfg.flags & ~HBLB_CFG_GTSM;
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST))
+		return -errno;
+	c->h.cfg = cfg;
+	pr_info("GTSM %s: heartbeats %s", c->o.gtsm ? "on" : "off",
+		c->o.gtsm ? "must arrive with TTL 255" : "may arrive with any TTL");
+	return 0;
+}
+
 int ctl_open(struct ctl *c, const struct hblb_load_opts *lo, const struct ctl_opts *o, __u64 now)
 {
 	int err;
@@ -991,9 +1131,14 @@ int ctl_open(struct ctl *c, const struct hblb_load_opts *lo, const struct ctl_op
 	c->pending = calloc(HBLB_MAX_BACKENDS, sizeof(*c->pending));
 	c->in_set = calloc(HBLB_MAX_BACKENDS, sizeof(*c->in_set));
 	c->scratch_members = calloc(HBLB_MAX_BACKENDS, sizeof(*c->scratch_members));
+	c->n_key_ids = HBLB_KEY_SERVICE(c->h.max_services);
+	c->keys = calloc(c->n_key_ids, sizeof(*c->keys));
+	c->want_keys = calloc(c->n_key_ids, sizeof(*c->want_keys));
+	c->real_key = calloc(HBLB_MAX_REALS, sizeof(*c->real_key));
 	if (c->ncpus <= 0 || !c->svcs || !c->bes || !c->reals || !c->mb || !c->table || !c->hbbuf ||
 	    !c->live || !c->next_eval || !c->be_real || !c->be_svc || !c->be_usable_w ||
-	    !c->to_down || !c->pending || !c->in_set || !c->scratch_members) {
+	    !c->to_down || !c->pending || !c->in_set || !c->scratch_members || !c->keys ||
+	    !c->want_keys || !c->real_key) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1014,6 +1159,12 @@ int ctl_open(struct ctl *c, const struct hblb_load_opts *lo, const struct ctl_op
 			goto fail;
 		}
 	}
+	/* what a previous controller left in hblb_keys */
+	for (__u32 id = 0; id < c->n_key_ids; id++)
+		bpf_map_lookup_elem(fd_of(c->h.skel->maps.hblb_keys), &id, &c->keys[id]);
+	err = set_gtsm(c);
+	if (err)
+		goto fail;
 	adopt(c, now);
 	read_due_reals(c, now, true);
 	adopt_finish(c, now);
@@ -1060,6 +1211,13 @@ void ctl_close(struct ctl *c)
 	free(c->pending);
 	free(c->in_set);
 	free(c->scratch_members);
+	if (c->keys)
+		memset(c->keys, 0, c->n_key_ids * sizeof(*c->keys));
+	if (c->want_keys)
+		memset(c->want_keys, 0, c->n_key_ids * sizeof(*c->want_keys));
+	free(c->keys);
+	free(c->want_keys);
+	free(c->real_key);
 	if (c->h.skel)
 		hblb_close(&c->h);
 	memset(c, 0, sizeof(*c));

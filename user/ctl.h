@@ -23,6 +23,7 @@ struct ctl_opts {
 	struct health_params health;
 	bool fail_closed;               /* every service: empty table when all are down */
 	bool no_checks;                 /* tests: do not run active checks */
+	bool gtsm;                      /* heartbeats must arrive with TTL 255 */
 };
 
 struct ctl_real {
@@ -31,6 +32,7 @@ struct ctl_real {
 	struct hblb_hb_record hb;       /* summed over CPUs at its last read */
 	__u64 next_read;                /* when its record must be read again */
 	__u64 read_tick;                /* the tick that last read it */
+	__u32 key_id;                   /* as written to hblb_reals */
 };
 
 struct ctl_backend {
@@ -104,6 +106,10 @@ struct ctl {
 	struct hblb_hb_record *hbbuf;   /* batch read of hblb_hb */
 	int ncpus;
 	struct checker *checker;
+	/* heartbeat keys by key id: as written to hblb_keys, and as configured */
+	struct hblb_key *keys, *want_keys;
+	__u32 n_key_ids;
+	__u32 *real_key;                /* scratch: [HBLB_MAX_REALS] */
 	struct ctl_stats stats;
 };
 

@@ -82,6 +82,7 @@ static void usage(FILE *f)
 		"      --start-up             new backends start up instead of proving themselves\n"
 		"      --flap N/WINDOW/HOLD|off  hold a backend down HOLD s after N changes in WINDOW s (default 5/60/30)\n"
 		"      --fail-closed          empty a service's table when all its backends are down\n"
+		"      --gtsm                 accept heartbeats only with IP TTL 255 (senders on this link)\n"
 		"      --tick MS              controller tick (default 10)\n"
 		"      --table-size M         Maglev table size, prime (default %u)\n"
 		"      --max-services N       (default %u)\n"
@@ -100,6 +101,7 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		{ "start-up", no_argument, NULL, 'u' },
 		{ "flap", required_argument, NULL, 'f' },
 		{ "fail-closed", no_argument, NULL, 'c' },
+		{ "gtsm", no_argument, NULL, 'G' },
 		{ "tick", required_argument, NULL, 't' },
 		{ "table-size", required_argument, NULL, 'T' },
 		{ "max-services", required_argument, NULL, 'S' },
@@ -182,6 +184,9 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		case 'c':
 			co.fail_closed = true;
 			break;
+		case 'G':
+			co.gtsm = true;
+			break;
 		case 't':
 			if (parse_uint(optarg, "tick (ms)", 1, 1000, &tick_ms))
 				return -EINVAL;
@@ -224,6 +229,13 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			return -ENODEV;
 		}
 	}
+	/* blocked from here: a SIGTERM while the program loads (seconds on a
+	 * busy machine) ends the daemon cleanly once it is up, not half-way */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	lock_fd = lock_pin_dir(hblb_pin_dir(pin_dir));
 	if (lock_fd < 0)
 		return lock_fd;
@@ -236,11 +248,6 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			goto out;
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	efd = epoll_create1(EPOLL_CLOEXEC);

@@ -69,6 +69,7 @@ static const struct object {
 } objects[] = {
 	{ "service", service_commands },
 	{ "backend", backend_commands },
+	{ "key", key_commands },
 };
 
 static void usage(FILE *f)

@@ -167,8 +167,11 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 	h->chunks_per_table = hblb_chunks_per_table(table_size);
 
 	bpf_program__set_autoload(skel->progs.hblb_bench_vary, o->bench);
+	bpf_program__set_autoload(skel->progs.hblb_bench_auth, o->bench);
 	bpf_map__set_max_entries(skel->maps.hblb_services, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_cfg_svcs, max_services);
+	bpf_map__set_max_entries(skel->maps.hblb_cfg_keys, max_services + 1);
+	bpf_map__set_max_entries(skel->maps.hblb_keys, HBLB_KEY_SERVICE(max_services));
 	bpf_map__set_max_entries(skel->maps.hblb_svc_gen, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_svc_stats, max_services);
 	bpf_map__set_max_entries(skel->maps.hblb_tables, max_services * 2 * h->chunks_per_table);
