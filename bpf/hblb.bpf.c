@@ -480,8 +480,11 @@ static __always_inline int backend_keeps_flow(const struct hblb_backend *be, __u
 
 /* A TCP SYN without ACK opens a new connection even when its 5-tuple is
  * still in the flow table (a client reusing the port of a closed
- * connection): a draining backend must not get it. The one casualty: a SYN
- * retransmitted across the drain moves, as it would across a table change. */
+ * connection): it is steered by the current table, as any new flow, and
+ * its entry rewritten. Otherwise a recycled port follows a dead
+ * connection's entry: to a draining backend, or past a newly added one. The
+ * one casualty: a SYN retransmitted across a table change moves (as in
+ * Katran, which also never looks SYNs up). */
 static __always_inline int opens_connection(const struct tcphdr *tcp)
 {
 	return tcp && tcp->syn && !tcp->ack;
@@ -539,8 +542,7 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 			slot = f;
 			id = f->backend;
 			be = bpf_map_lookup_elem(&hblb_backends, &id);
-			if (be && backend_keeps_flow(be, *(__u64 *)&skey) &&
-			    !(new_conn && be->state == HBLB_BE_DRAINING)) {
+			if (!new_conn && be && backend_keeps_flow(be, *(__u64 *)&skey)) {
 				svc_id = be->service_id;
 				count(HBLB_R_FLOW_HIT);
 				goto forward;

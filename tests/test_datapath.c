@@ -1299,6 +1299,28 @@ static void test_flows(void)
 	}
 	test_end();
 
+	test_begin("new SYN on a live backend's 5-tuple follows the current table, not the old entry");
+	reset_state();
+	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
+		__u32 moved = (first + 1) % 3, again;
+
+		/* the table now sends this hash elsewhere; first stays up */
+		install_table(SVC_TCP, (const __u16[]){ moved }, 1);
+		if (CHECK_EQ(forward(&ack, &again, &r), 0)) {
+			CHECK_EQ(again, first);     /* an established segment stays */
+			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_HIT));
+		}
+		if (CHECK_EQ(forward(&syn, &b, &r), 0)) {
+			CHECK_EQ(b, moved);         /* a new connection on the same port moves */
+			check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_RESTEER));
+			if (CHECK_EQ(forward(&ack, &again, &r), 0)) {
+				CHECK_EQ(again, moved);
+				check_reasons(&r, REASONS(HBLB_R_TX_FORWARDED, HBLB_R_FLOW_HIT));
+			}
+		}
+	}
+	test_end();
+
 	test_begin("flow pinned to another service's backend is re-steered");
 	reset_state();
 	if (CHECK_EQ(forward(&syn, &first, &r), 0)) {
