@@ -122,6 +122,60 @@ sleep 0.2
 kill -TERM "$BEAT"; wait "$BEAT"; rc=$?; BEAT=
 if ((rc == 0)); then ok "SIGTERM: clean exit"; else fail "SIGTERM exit status $rc"; fi
 
+# --pass-heartbeats: counted by XDP and also delivered to a receiver on the
+# LB host (a mod_heartmonitor there); without it, counted and consumed
+listener() {    # heartbeats a multicast receiver on lb0 hears in 1.5 s
+	ip netns exec "$LB" python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("239.0.0.1", 27999))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             struct.pack("4s4s", socket.inet_aton("239.0.0.1"), socket.inet_aton("198.18.6.1")))
+s.settimeout(1.5)
+n = 0
+try:
+    while True:
+        s.recv(2048); n += 1
+except socket.timeout:
+    pass
+print(n)'
+}
+restart_daemon() {
+	kill "$DAEMON" && wait "$DAEMON" 2>/dev/null
+	nsenter --net=/run/netns/"$LB" "$HBLB" --pin-dir "$PIN" daemon -i lb0:generic --interval 50 \
+		--tick 5 --flap off "$@" >>"$LOG" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 100); do grep -q "heartbeats are .* after counting" <(tail -n 20 "$LOG") && break; sleep 0.05; done
+}
+counter() { hb -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"].get(sys.argv[1], 0))' "$1"; }
+restart_daemon --pass-heartbeats
+passed0=$(counter pass_heartbeat)
+listener >"$VALUES" &
+lpid=$!
+sleep 0.3
+ip netns exec "$BE" "$HBLB" beat --interval 50 --count 10 2>>"$LOG"
+wait "$lpid"
+heard=$(<"$VALUES")
+passed1=$(counter pass_heartbeat)
+if ((heard == 10 && passed1 - passed0 == 10)); then
+	ok "--pass-heartbeats: 10 counted by XDP and 10 heard on the host"
+else
+	fail "--pass-heartbeats" "heard $heard, pass_heartbeat $passed0 -> $passed1"
+fi
+restart_daemon
+listener >"$VALUES" &
+lpid=$!
+sleep 0.3
+ip netns exec "$BE" "$HBLB" beat --interval 50 --count 10 2>>"$LOG"
+wait "$lpid"
+heard=$(<"$VALUES")
+if ((heard == 0)) && (($(counter pass_heartbeat) == passed1)); then
+	ok "without it heartbeats are consumed: none heard on the host"
+else
+	fail "heartbeats consumed" "heard $heard"
+fi
+
 echo
 echo "beat: $passed passed, $failed failed"
 ((failed == 0))

@@ -1086,8 +1086,9 @@ int ctl_check_fd(const struct ctl *c)
 	return c->checker ? checker_fd(c->checker) : -1;
 }
 
-/* GTSM is the daemon's option: stored in hblb_config at every start. */
-static int set_gtsm(struct ctl *c)
+/* GTSM and passing heartbeats on are the daemon's options: stored in
+ * hblb_config at every start, so the last daemon's choice holds. */
+static int set_cfg_flag(struct ctl *c, __u32 flag, bool on, const char *what)
 {
 	int fd = fd_of(c->h.skel->maps.hblb_config);
 	struct hblb_config cfg;
@@ -1095,15 +1096,29 @@ static int set_gtsm(struct ctl *c)
 
 	if (bpf_map_lookup_elem(fd, &zero, &cfg))
 		return -errno;
-	if (!!(cfg.flags & HBLB_CFG_GTSM) == c->o.gtsm)
+	if (!!(cfg.flags & flag) == on)
 		return 0;
-	cfg.flags = c->o.gtsm ? cfg.flags | HBLB_CFG_GTSM : cfg.flags & ~HBLB_CFG_GTSM;
+	cfg.flags = on ? cfg.flags | flag : cfg.flags & ~flag;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST))
 		return -errno;
 	c->h.cfg = cfg;
-	pr_info("GTSM %s: heartbeats %s", c->o.gtsm ? "on" : "off",
-		c->o.gtsm ? "must arrive with TTL 255" : "may arrive with any TTL");
+	pr_info("%s", what);
 	return 0;
+}
+
+static int set_daemon_flags(struct ctl *c)
+{
+	int err;
+
+	err = set_cfg_flag(c, HBLB_CFG_GTSM, c->o.gtsm,
+			   c->o.gtsm ? "GTSM on: heartbeats must arrive with TTL 255"
+				     : "GTSM off: heartbeats may arrive with any TTL");
+	if (err)
+		return err;
+	return set_cfg_flag(c, HBLB_CFG_PASS_HEARTBEATS, c->o.pass_heartbeats,
+			    c->o.pass_heartbeats
+				    ? "heartbeats are passed on to the host after counting"
+				    : "heartbeats are consumed after counting");
 }
 
 int ctl_open(struct ctl *c, const struct hblb_load_opts *lo, const struct ctl_opts *o, __u64 now)
@@ -1162,7 +1177,7 @@ int ctl_open(struct ctl *c, const struct hblb_load_opts *lo, const struct ctl_op
 	/* what a previous controller left in hblb_keys */
 	for (__u32 id = 0; id < c->n_key_ids; id++)
 		bpf_map_lookup_elem(fd_of(c->h.skel->maps.hblb_keys), &id, &c->keys[id]);
-	err = set_gtsm(c);
+	err = set_daemon_flags(c);
 	if (err)
 		goto fail;
 	adopt(c, now);

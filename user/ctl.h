@@ -24,6 +24,7 @@ struct ctl_opts {
 	bool fail_closed;               /* every service: empty table when all are down */
 	bool no_checks;                 /* tests: do not run active checks */
 	bool gtsm;                      /* heartbeats must arrive with TTL 255 */
+	bool pass_heartbeats;           /* XDP_PASS heartbeats after counting them */
 };
 
 struct ctl_real {

@@ -83,6 +83,8 @@ static void usage(FILE *f)
 		"      --flap N/WINDOW/HOLD|off  hold a backend down HOLD s after N changes in WINDOW s (default 5/60/30)\n"
 		"      --fail-closed          empty a service's table when all its backends are down\n"
 		"      --gtsm                 accept heartbeats only with IP TTL 255 (senders on this link)\n"
+		"      --pass-heartbeats      pass heartbeats on to the host's stack after counting them\n"
+		"                             (for a mod_heartmonitor on this host; default: consumed)\n"
 		"      --tick MS              controller tick (default 10)\n"
 		"      --table-size M         Maglev table size, prime (default %u)\n"
 		"      --max-services N       (default %u)\n"
@@ -102,6 +104,7 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		{ "flap", required_argument, NULL, 'f' },
 		{ "fail-closed", no_argument, NULL, 'c' },
 		{ "gtsm", no_argument, NULL, 'G' },
+		{ "pass-heartbeats", no_argument, NULL, 'P' },
 		{ "tick", required_argument, NULL, 't' },
 		{ "table-size", required_argument, NULL, 'T' },
 		{ "max-services", required_argument, NULL, 'S' },
@@ -186,6 +189,9 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 			break;
 		case 'G':
 			co.gtsm = true;
+			break;
+		case 'P':
+			co.pass_heartbeats = true;
 			break;
 		case 't':
 			if (parse_uint(optarg, "tick (ms)", 1, 1000, &tick_ms))
