@@ -216,6 +216,9 @@ $(BUILD)/livegen.o: tests/livegen.c tests/livegen.h $(BUILD)/livegen.skel.h incl
 
 $(BUILD)/bench_veth.o $(BUILD)/bench_hbscale.o $(BUILD)/test_flood.o: tests/livegen.h
 
+# phase 3 signs heartbeats as hblb beat does
+$(BUILD)/test_flood: $(BUILD)/auth.o
+
 $(BUILD)/bench_veth $(BUILD)/bench_hbscale $(BUILD)/test_flood: %: %.o $(LIVEGEN_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lpthread
 

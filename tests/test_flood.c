@@ -8,7 +8,10 @@
  *   phase 1: heartbeats from 65,536 unknown sources;
  *   phase 2: heartbeats spoofing a known backend's address with malformed
  *            and absurd payloads (one template per refusal reason), while
- *            the other backend falls silent.
+ *            the other backend falls silent;
+ *   phase 3: the service gets a key and A signs its heartbeats; the flood
+ *            spoofs A with what a forger can make: no tag, a wrong tag, a
+ *            genuine tag on an old sequence number, a truncated tag.
  *
  * Checks: every flood frame is counted under the reason it deserves and
  * changes no backend's record (accepted heartbeats are exactly the real
@@ -31,11 +34,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "auth.h"
 #include "hblb.h"
 #include "livegen.h"
 #include "log.h"
@@ -56,7 +61,7 @@
 #define SERVICE_FLOWS 256
 
 static const char *hblb_bin;
-static char ns_gen[32], ns_lb[32], pin_dir[128], log_path[128];
+static char ns_gen[32], ns_lb[32], pin_dir[128], log_path[128], key_path[128];
 static pid_t daemon_pid, beat_a, beat_b;
 static __u8 lb_mac[6], gen_mac[6];
 static int gen_ifindex;
@@ -91,6 +96,10 @@ static const struct payload spoofed[] = {
 	{ "1001 bytes", NULL /* built: over HBLB_HB_MAX_PAYLOAD */, HBLB_R_HB_TOO_LONG },
 };
 #define N_SPOOFED (sizeof(spoofed) / sizeof(spoofed[0]))
+
+/* Phase 3: A signs with KEY; a forger knows the format, not the key. */
+#define KEY_HEX "000102030405060708090a0b0c0d0e0f"
+enum { SIGNED_MISSING, SIGNED_BAD_TAG, SIGNED_OLD_SEQ, SIGNED_TRUNCATED, N_SIGNED };
 
 static void heartbeat_frame(struct frame *f, const char *name, __u32 saddr, const void *payload,
 			    size_t len, __u32 reason)
@@ -136,7 +145,7 @@ struct flood {
 	atomic_ullong rounds;
 	/* per template: frames sent, and lost before reaching hblb (gen0
 	 * could not queue them at lb0: its ring was full) */
-	__u64 sent[N_SPOOFED + 1], lost[N_SPOOFED + 1];
+	__u64 sent[N_SPOOFED + N_SIGNED], lost[N_SPOOFED + N_SIGNED];
 	__u64 service_sent, service_lost, flood_sent, flood_ns, flood_kernel_ns;
 	int err;
 };
@@ -338,6 +347,8 @@ static void cleanup(void)
 	if (system(cmd))
 		fprintf(stderr, "cleanup: %s failed\n", cmd);
 	unlink(log_path);
+	if (key_path[0])
+		unlink(key_path);
 	ns_gen[0] = 0;
 }
 
@@ -364,6 +375,14 @@ static pid_t start_beat(const char *addr)
 {
 	char *argv[] = { (char *)hblb_bin, "beat", "--interval", "20", "--source", (char *)addr,
 			 "--ready", "7", "--busy", "2", NULL };
+
+	return lg_spawn(ns_gen, argv, log_path);
+}
+
+static pid_t start_signed_beat(const char *addr)
+{
+	char *argv[] = { (char *)hblb_bin, "beat", "--interval", "20", "--source", (char *)addr,
+			 "--ready", "7", "--busy", "2", "--key-file", key_path, NULL };
 
 	return lg_spawn(ns_gen, argv, log_path);
 }
@@ -597,8 +616,102 @@ int main(int argc, char **argv)
 	CHECK(daemon_alive(), "the daemon exited");
 	test_end();
 
+	/* ---- phase 3: A signs; a forger spoofs A without the key ---- */
+	test_begin("signed heartbeats: A keeps beating with the service's key");
+	{
+		FILE *kf;
+
+		snprintf(key_path, sizeof(key_path), "/tmp/hblb-test-flood-%d.key", getpid());
+		kf = fopen(key_path, "w");
+		CHECK(kf && fprintf(kf, "%s\n", KEY_HEX) > 0 && fclose(kf) == 0, "key file: %s",
+		      strerror(errno));
+		chmod(key_path, 0600);
+	}
+	/* sign first (a keyless service accepts signed heartbeats), then require it */
+	lg_stop(beat_a);
+	beat_a = start_signed_beat("198.18.10.11");
+	CHECK(beat_a > 0, "cannot start A's signed sender");
+	{
+		char args[256];
+
+		snprintf(args, sizeof(args), "key set %s --key-file %s", SERVICE, key_path);
+		CHECK(cli(args) == 0, "hblb %s failed", args);
+	}
+	snapshot_reasons(before);
+	usleep(500000);
+	snapshot_reasons(after);
+	CHECK(after[HBLB_R_HB_ACCEPTED] > before[HBLB_R_HB_ACCEPTED] &&
+	      after[HBLB_R_HB_AUTH_MISSING] == before[HBLB_R_HB_AUTH_MISSING],
+	      "signed heartbeats: %llu accepted, %llu refused as unsigned in 0.5 s",
+	      (unsigned long long)(after[HBLB_R_HB_ACCEPTED] - before[HBLB_R_HB_ACCEPTED]),
+	      (unsigned long long)(after[HBLB_R_HB_AUTH_MISSING] - before[HBLB_R_HB_AUTH_MISSING]));
+	CHECK(be_state(BE_A) == HBLB_BE_UP, "A is %d, not up", be_state(BE_A));
+	test_end();
+
+	{
+		static struct frame forged[N_SIGNED];
+		static const char *const names[N_SIGNED] = {
+			[SIGNED_MISSING] = "unsigned ready=65535",
+			[SIGNED_BAD_TAG] = "wrong tag",
+			[SIGNED_OLD_SEQ] = "genuine tag, old seq",
+			[SIGNED_TRUNCATED] = "truncated tag",
+		};
+		static const __u32 reasons[N_SIGNED] = {
+			[SIGNED_MISSING] = HBLB_R_HB_AUTH_MISSING,
+			[SIGNED_BAD_TAG] = HBLB_R_HB_AUTH_BAD,
+			[SIGNED_OLD_SEQ] = HBLB_R_HB_REPLAY,
+			[SIGNED_TRUNCATED] = HBLB_R_HB_AUTH_MALFORMED,
+		};
+		__u8 key[HBLB_KEY_LEN], wrong[HBLB_KEY_LEN];
+		char msg[N_SIGNED][160];
+		int len[N_SIGNED];
+		/* far above any realtime-microsecond seq A sends: only the tag can refuse it */
+		__u64 future = 9000000000000000000ull;
+
+		auth_key_parse(KEY_HEX, "test key", key);
+		memcpy(wrong, key, sizeof(wrong));
+		wrong[0] ^= 1;
+		len[SIGNED_MISSING] = snprintf(msg[SIGNED_MISSING], 160, "v=1&ready=65535&busy=0");
+		len[SIGNED_BAD_TAG] = auth_message(msg[SIGNED_BAD_TAG], 160, 65535, 0, future, wrong,
+						   htonl(BE_A));
+		len[SIGNED_OLD_SEQ] = auth_message(msg[SIGNED_OLD_SEQ], 160, 65535, 0, 1, key, htonl(BE_A));
+		len[SIGNED_TRUNCATED] = auth_message(msg[SIGNED_TRUNCATED], 160, 65535, 0, future, key,
+						     htonl(BE_A)) - 3;
+		for (int i = 0; i < N_SIGNED; i++)
+			heartbeat_frame(&forged[i], names[i], BE_A, msg[i], len[i], reasons[i]);
+
+		test_begin("signed A spoofed: no tag, wrong tag, old seq, truncated tag all refused by reason");
+		memset(&fl, 0, sizeof(fl));
+		fl.g = g;
+		fl.frames = forged;
+		fl.n_frames = N_SIGNED;
+		fl.service = &service;
+		window_open(&w);
+		err = pthread_create(&th, NULL, flood_run, &fl);
+		CHECK(!err, "pthread_create: %s", strerror(err));
+		if (!err) {
+			during_flood(&fl, "signed A spoofed", 3);
+			atomic_store(&fl.stop, true);
+			pthread_join(th, NULL);
+		}
+		CHECK(!fl.err, "generator failed: %s", strerror(-fl.err));
+		window_close(&w);
+		a1 = hb_record(BE_A);
+		report_rate("signed A spoofed", &fl);
+		for (int i = 0; i < N_SIGNED; i++)
+			check_counted(names[i], after[reasons[i]] - before[reasons[i]], fl.sent[i],
+				      fl.lost[i]);
+		check_accepted_are_real(&w);
+		CHECK(a1.ready == 7 && a1.busy == 2, "A's record: ready %u busy %u", a1.ready, a1.busy);
+		CHECK(be_state(BE_A) == HBLB_BE_UP, "A is %d, not up", be_state(BE_A));
+		check_counted("tx_forwarded", after[HBLB_R_TX_FORWARDED] - before[HBLB_R_TX_FORWARDED],
+			      fl.service_sent, fl.service_lost);
+		CHECK(daemon_alive(), "the daemon exited");
+		test_end();
+	}
+
 	test_begin("after the flood: B beats again and comes back up");
-	beat_b = start_beat("198.18.10.12");
+	beat_b = start_signed_beat("198.18.10.12");     /* the service has a key now */
 	CHECK(beat_b > 0 && wait_state(BE_B, HBLB_BE_UP, 250), "B is %d, not up", be_state(BE_B));
 	check_states("after the flood");
 	test_end();
