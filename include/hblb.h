@@ -205,6 +205,10 @@ struct hblb_backend {
 	 * its packets are addressed to it, so a flow-table hit needs no
 	 * service lookup. */
 	struct hblb_service_key service;
+	/* The weight the controller builds tables with (static, or from the
+	 * heartbeats' ready after soft start, hysteresis and rounding); for
+	 * status only, the data path does not read it. */
+	__u32 weight;
 };
 
 /* ---- Steering tables ------------------------------------------------------

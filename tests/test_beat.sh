@@ -90,6 +90,11 @@ if [[ $(backend_field ready) == 7 && $(backend_field busy) == 2 && $(backend_fie
 else
 	fail "record" "ready=$(backend_field ready) busy=$(backend_field busy) heartbeats=$(backend_field heartbeats)"
 fi
+if [[ $(backend_field weight_in_force) == 7 ]]; then
+	ok "status shows the weight in force: 7, from ready"
+else
+	fail "weight in force" "$(backend_field weight_in_force)"
+fi
 if hb -j status | python3 -c 'import json,sys; c=json.load(sys.stdin)["counters"]; assert c["hb_accepted"] > 0 and c["drop_heartbeat"] >= c["hb_accepted"]'; then
 	ok "heartbeats counted by XDP and consumed"
 else
@@ -113,6 +118,8 @@ start_beat --file "$VALUES"
 if wait_state draining 5; then ok "ready=0 from --file drains it"; else fail "ready=0 drains" "state $(backend_field state)"; fi
 echo "40 1" >"$VALUES"
 if wait_state up 5 && [[ $(backend_field ready) == 40 ]]; then ok "new values from the file are sent"; else fail "file values" "state $(backend_field state) ready $(backend_field ready)"; fi
+for _ in $(seq 50); do [[ $(backend_field weight_in_force) == 40 ]] && break; sleep 0.02; done
+if [[ $(backend_field weight_in_force) == 40 ]]; then ok "the weight in force follows ready to 40"; else fail "weight follows ready" "$(backend_field weight_in_force)"; fi
 kill "$BEAT"; wait "$BEAT" 2>/dev/null; BEAT=
 
 # a bounded run exits by itself, SIGTERM exits cleanly

@@ -72,6 +72,7 @@ struct be_row {
 	struct hblb_traffic tr;
 	__u32 id;
 	__u32 slots;                    /* entries of the active table naming it */
+	__u32 weight;                   /* in force, from the controller's record */
 	__u8 dp_state;
 	bool held;
 	bool in_dp;
@@ -252,6 +253,7 @@ static void match_dp_backends(struct status *st, const struct hblb_backend *recs
 		b->id = id;
 		b->dp_state = rec->state;
 		b->held = rec->flags & HBLB_BE_F_HELD;
+		b->weight = rec->weight;
 	}
 }
 
@@ -558,8 +560,10 @@ static void print_text(const struct status *st, const char *dir)
 			}
 			if (b->cfg.weight)
 				snprintf(weight, sizeof(weight), "%u", b->cfg.weight);
+			else if (b->in_dp)     /* from ready: the one in force, "hb" says whence */
+				snprintf(weight, sizeof(weight), "%u hb", b->weight);
 			else
-				snprintf(weight, sizeof(weight), "hb:%s", ready);
+				strcpy(weight, "hb");
 			if (sv->has_table && b->in_dp)
 				snprintf(share, sizeof(share), "%.2f%%",
 					 100.0 * b->slots / st->table_size);
@@ -629,6 +633,8 @@ static void print_json(const struct status *st, bool pretty)
 				json_u64(&j, "weight", b->cfg.weight);
 			else
 				json_str(&j, "weight", "heartbeat");
+			if (b->in_dp)
+				json_u64(&j, "weight_in_force", b->weight);
 			/* integers, exact: share = table_slots / table_size */
 			if (sv->has_table && b->in_dp) {
 				json_u64(&j, "table_slots", b->slots);

@@ -74,6 +74,7 @@ static int write_backend(struct ctl *c, __u32 id, __u8 state)
 		.addr = be->key.addr, .state = state, .service_id = be->svc_id,
 		.real_id = be->real_id, .service = be->key.service,
 		.flags = be->health.state == HEALTH_HELD ? HBLB_BE_F_HELD : 0,
+		.weight = be->weight,
 	};
 
 	memcpy(rec.mac, be->mac, 6);
@@ -951,6 +952,7 @@ static __u64 mono_ns(void)
 
 static void evaluate(struct ctl *c, __u32 id, __u64 now, __u32 *n_down)
 {
+	bool reweighed;
 	struct ctl_backend *be = &c->bes[id];
 	struct ctl_real *r = &c->reals[be->real_id];
 	struct health_event ev;
@@ -973,14 +975,15 @@ static void evaluate(struct ctl *c, __u32 id, __u64 now, __u32 *n_down)
 			ev.detail[0] ? ev.detail : ev.reason, wall_time(t, sizeof(t)));
 	}
 	w = effective_weight(be, r);
-	if (w != be->weight) {
+	reweighed = w != be->weight;
+	if (reweighed) {
 		be->weight = w;
 		c->svcs[be->svc_id].dirty = true;
 	}
 	want = desired_state(be);
 	c->be_usable_w[id] = want == HBLB_BE_UP ? be->weight : 0;
-	if (want == be->dp_state && (be->health.state == HEALTH_HELD) != be->held)
-		write_backend(c, id, want);     /* only the flag changes: status shows it */
+	if (want == be->dp_state && ((be->health.state == HEALTH_HELD) != be->held || reweighed))
+		write_backend(c, id, want);     /* only the flag or weight: status shows it */
 	if (want != be->dp_state) {
 		c->svcs[be->svc_id].dirty = true;
 		if (want != HBLB_BE_DOWN)
