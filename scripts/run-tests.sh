@@ -45,6 +45,8 @@ verifier_budget() {
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
+# a bounded number of executions per fuzz target; `make fuzz` runs 10,000,000
+run_suite fuzz scripts/fuzz.sh 200000
 run_suite verifier verifier_budget
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
