@@ -34,12 +34,26 @@ run_suite() {
 }
 
 verifier_budget() {
-	# the program must load, and leave half the verifier's budget unused
-	local out n
-	out=$("$BUILD/hblb" verifier-stats) || { echo "verifier: 0 passed, 1 failed"; return; }
-	echo "$out"
-	n=$(sed -E 's/.*processed ([0-9]+) insns.*/\1/' <<<"$out")
-	if ((n <= 500000)); then echo "verifier: 1 passed, 0 failed"; else echo "verifier: 0 passed, 1 failed"; fi
+	# every program, in every configuration verifier-stats loads, must load
+	# and leave half the verifier's 1,000,000-instruction budget unused
+	local out n line p=0 f=0
+	out=$("$BUILD/hblb" verifier-stats) || { echo "$out"; echo "verifier: 0 passed, 1 failed"; return; }
+	while IFS= read -r line; do
+		n=$(sed -nE 's/.*processed ([0-9]+) insns.*/\1/p' <<<"$line")
+		if [[ -n $n ]] && ((n <= 500000)); then
+			echo "ok - $line"
+			p=$((p + 1))
+		else
+			echo "not ok - over half the budget, or no count: $line"
+			f=$((f + 1))
+		fi
+	done <<<"$out"
+	# hblb_xdp and hblb_bench_vary in 4 configurations, and the 2 floors
+	if ((p + f != 10)); then
+		echo "not ok - verifier-stats printed $((p + f)) programs, expected 10"
+		f=$((f + 1))
+	fi
+	echo "verifier: $p passed, $f failed"
 }
 
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb

@@ -176,6 +176,11 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 	if (o->log_level) {
 		bpf_program__set_log_level(skel->progs.hblb_xdp, o->log_level);
 		bpf_program__set_log_buf(skel->progs.hblb_xdp, o->log_buf, o->log_size);
+		if (o->bench && o->bench_log_buf) {
+			bpf_program__set_log_level(skel->progs.hblb_bench_vary, o->log_level);
+			bpf_program__set_log_buf(skel->progs.hblb_bench_vary, o->bench_log_buf,
+						 o->log_size);
+		}
 	}
 
 	err = hblb_bpf__load(skel);
