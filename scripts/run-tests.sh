@@ -70,9 +70,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite cli tests/test_cli.sh "$BUILD/hblb"
 	run_suite beat tests/test_beat.sh "$BUILD/hblb"
 	run_suite system tests/test_system.sh "$BUILD/hblb"
+	run_suite faults tests/test_faults.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system: need root (BPF, network namespaces): counted as 7 failures"
-	failed=$((failed + 7))
+	echo "=== datapath, ctl, checks, daemon, cli, beat, system, faults: need root (BPF, network namespaces): counted as 8 failures"
+	failed=$((failed + 8))
 fi
 
 echo
