@@ -24,7 +24,7 @@ FUZZERS  := $(BUILD)/fuzz_hb_parse $(BUILD)/fuzz_xdp
 .PHONY: all deps test bench bench-datapath bench-maglev bench-ctl verifier-stats clean demo fuzz
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
-     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(FUZZERS)
+     $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(BUILD)/test_frames $(FUZZERS)
 
 $(BUILD):
 	mkdir -p $@
@@ -44,7 +44,7 @@ CLI_OBJS := $(BUILD)/cli.o $(BUILD)/cmd_config.o $(BUILD)/cmd_iface.o $(BUILD)/c
 $(BUILD)/hblb: $(BUILD)/hblb.o $(CLI_OBJS) $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-TEST_HDRS := tests/testing.h tests/packets.h tests/bench_report.h tests/hb_ref.h
+TEST_HDRS := tests/testing.h tests/packets.h tests/bench_report.h tests/hb_ref.h tests/frame_ref.h
 
 $(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
@@ -53,6 +53,9 @@ $(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
 $(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_frames: $(BUILD)/test_frames.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # host build of the heartbeat parser: no BPF, no root, no skeletons
@@ -120,7 +123,7 @@ FUZZ_RUNS  ?= 10000000
 $(BUILD)/fuzz_hb_parse: tests/fuzz_hb_parse.c tests/hb_ref.h bpf/hb_parse.h include/hblb.h | $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< -o $@
 
-$(BUILD)/fuzz_xdp: tests/fuzz_xdp.c tests/fuzz_shim/bpf/bpf_helpers.h tests/hb_ref.h \
+$(BUILD)/fuzz_xdp: tests/fuzz_xdp.c tests/fuzz_shim/bpf/bpf_helpers.h tests/hb_ref.h tests/frame_ref.h \
 		   bpf/hblb.bpf.c $(HDRS) | $(BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fno-sanitize=alignment -Itests/fuzz_shim $< -o $@
 

@@ -64,6 +64,7 @@ run_suite fuzz scripts/fuzz.sh 200000
 run_suite verifier verifier_budget
 if [[ $(id -u) -eq 0 ]]; then
 	run_suite datapath "$BUILD/test_datapath" "$SHARED"
+	run_suite frames "$BUILD/test_frames" tests/corpus/hb
 	run_suite ctl "$BUILD/test_ctl"
 	run_suite checks "$BUILD/test_checks"
 	run_suite daemon "$BUILD/test_daemon" "$BUILD/hblb"
@@ -72,8 +73,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	run_suite system tests/test_system.sh "$BUILD/hblb"
 	run_suite faults tests/test_faults.sh "$BUILD/hblb"
 else
-	echo "=== datapath, ctl, checks, daemon, cli, beat, system, faults: need root (BPF, network namespaces): counted as 8 failures"
-	failed=$((failed + 8))
+	echo "=== datapath, frames, ctl, checks, daemon, cli, beat, system, faults: need root (BPF, network namespaces): counted as 9 failures"
+	failed=$((failed + 9))
 fi
 
 echo

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include "hblb.bpf.c"
 #include "hb_ref.h"
+#include "frame_ref.h"
 
 #define FAIL(...) do { fprintf(stderr, "fuzz_xdp: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
 
@@ -240,82 +241,6 @@ static void setup(void)
 			inactive[i] = HBLB_BACKEND_NONE;
 		}
 	}
-}
-
-/* ---- independent classification -------------------------------------------- */
-
-enum ref_kind { REF_REASON, REF_HEARTBEAT, REF_SERVICE };
-
-struct ref_frame {
-	enum ref_kind kind;
-	__u32 reason;           /* REF_REASON */
-	size_t ip_off, l4_off, l4_end;
-	__be32 saddr, daddr;
-	__be16 sport, dport;
-	__u8 proto;
-};
-
-static __u16 be16_at(const __u8 *p) { return (__u16)(p[0] << 8 | p[1]); }
-
-/* The README's table, from plain offsets. */
-static struct ref_frame ref_classify(const __u8 *f, size_t len)
-{
-	struct ref_frame r = { .kind = REF_REASON };
-	size_t off = 12, ihl, tot;
-	__u16 et;
-	int tags;
-
-#define REASON(x) do { r.reason = (x); return r; } while (0)
-	if (len < 14)
-		REASON(HBLB_R_DROP_TRUNC_ETH);
-	et = be16_at(f + 12);
-	for (tags = 0; (et == ETH_P_8021Q || et == ETH_P_8021AD) && tags < 2; tags++) {
-		off += 4;
-		if (len < off + 2)
-			REASON(HBLB_R_DROP_TRUNC_ETH);
-		et = be16_at(f + off);
-	}
-	if (et == ETH_P_8021Q || et == ETH_P_8021AD)
-		REASON(HBLB_R_PASS_VLAN_DEPTH);
-	if (et != ETH_P_IP)
-		REASON(HBLB_R_PASS_NOT_IPV4);
-	r.ip_off = off += 2;
-	if (len < off + 20)
-		REASON(HBLB_R_DROP_TRUNC_IP);
-	ihl = f[off] & 15;
-	if (f[off] >> 4 != 4 || ihl < 5)
-		REASON(HBLB_R_DROP_BAD_IP_HDR);
-	tot = be16_at(f + off + 2);
-	if (tot < ihl * 4 || off + tot > len)
-		REASON(HBLB_R_DROP_BAD_IP_LEN);
-	if (ihl != 5)
-		REASON(HBLB_R_PASS_IP_OPTIONS);
-	if (be16_at(f + off + 6) & 0x3fff)
-		REASON(HBLB_R_PASS_IP_FRAGMENT);
-	r.l4_end = off + tot;
-	r.proto = f[off + 9];
-	memcpy(&r.saddr, f + off + 12, 4);
-	memcpy(&r.daddr, f + off + 16, 4);
-	r.l4_off = off += 20;
-	if (r.proto == IPPROTO_UDP) {
-		if (off + 8 > r.l4_end)
-			REASON(HBLB_R_DROP_TRUNC_L4);
-		if (off + be16_at(f + off + 4) != r.l4_end)
-			REASON(HBLB_R_DROP_BAD_UDP_LEN);
-	} else if (r.proto == IPPROTO_TCP) {
-		if (off + 20 > r.l4_end)
-			REASON(HBLB_R_DROP_TRUNC_L4);
-		if ((f[off + 12] >> 4) < 5 || off + (f[off + 12] >> 4) * 4u > r.l4_end)
-			REASON(HBLB_R_DROP_BAD_DOFF);
-	} else {
-		REASON(HBLB_R_PASS_NOT_SERVICE);
-	}
-#undef REASON
-	memcpy(&r.sport, f + off, 2);
-	memcpy(&r.dport, f + off + 2, 2);
-	r.kind = r.proto == IPPROTO_UDP && r.dport == htons(HBLB_HB_PORT_DEFAULT) ?
-		 REF_HEARTBEAT : REF_SERVICE;
-	return r;
 }
 
 /* The parsers of parsing.h directly: results inside the frame. */
