@@ -44,6 +44,7 @@ struct iface_watch {
 	__u32 ifindex;          /* 0 while it does not exist */
 	bool up;                /* administratively up (IFF_UP) */
 	bool attached;          /* our program is on it */
+	bool retry_attach;      /* attaching after its return failed: try at link up */
 };
 
 static bool iface_is_up(const char *name)
@@ -94,7 +95,7 @@ static void link_events_drain(int fd)
  * Follows each -i interface by name: gone (deleted, or renamed) disables
  * its old ifindex in hblb_ifaces; back under a new ifindex (re-created)
  * enables that one and attaches again in the same mode (a failed attach is
- * retried at the next look); down and up are logged. One line per change. The data path keeps serving the other interfaces throughout.
+ * tried again at link up); down and up are logged. One line per change. The data path keeps serving the other interfaces throughout.
  */
 static void ifaces_follow(struct hblb *h, struct iface_watch *w, __u32 n)
 {
@@ -121,11 +122,13 @@ static void ifaces_follow(struct hblb *h, struct iface_watch *w, __u32 n)
 			x->ifindex = idx;
 			x->up = iface_is_up(x->req.name);
 			x->attached = hblb_attach(h, &x->req) == 0;
-			if (!x->attached) {
-				pr_err("%s: cannot attach yet; trying again at the next change or "
-				       "within a second", x->req.name);
-				x->ifindex = 0;         /* so the next look tries again */
-			}
+			x->retry_attach = !x->attached;
+			/* the reasons an attach fails (ifindex out of range, a foreign
+			 * program, the mode unsupported) last: said once, tried again
+			 * when the interface comes up or returns anew */
+			if (!x->attached)
+				pr_err("%s: not attached; hblb tries again when it comes up or is "
+				       "re-created", x->req.name);
 			continue;
 		}
 		up = iface_is_up(x->req.name);
@@ -135,6 +138,10 @@ static void ifaces_follow(struct hblb *h, struct iface_watch *w, __u32 n)
 			else
 				pr_warn("%s: link down: no traffic on it until it is up", x->req.name);
 			x->up = up;
+			if (up && !x->attached && x->retry_attach) {
+				x->attached = hblb_attach(h, &x->req) == 0;
+				x->retry_attach = !x->attached;
+			}
 		}
 		/* detached by hand (hblb detach, ip link): said once, not undone,
 		 * so the daemon does not fight the operator */
