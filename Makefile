@@ -16,16 +16,17 @@ LIB_SRCS := user/log.c user/loader.c
 CTL_OBJS := $(BUILD)/ctl.o $(BUILD)/health.o $(BUILD)/checks.o $(BUILD)/maglev.o
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(BUILD)/%.o)
 HDRS     := include/hblb.h bpf/hb_parse.h bpf/parsing.h bpf/siphash.h $(wildcard user/*.h)
+FUZZERS  := $(BUILD)/fuzz_hb_parse $(BUILD)/fuzz_xdp
 
 # skeletons and BPF objects are products, not disposable intermediates
 .SECONDARY:
 
 .PHONY: all deps test bench bench-quick bench-report bench-datapath bench-maglev bench-ctl \
-	bench-disruption verifier-stats clean demo
+	bench-disruption verifier-stats clean demo fuzz
 all: $(BUILD)/hblb $(BUILD)/test_datapath $(BUILD)/test_hb_parse $(BUILD)/bench_datapath \
      $(BUILD)/test_maglev $(BUILD)/bench_maglev $(BUILD)/test_health $(BUILD)/test_checks \
      $(BUILD)/test_ctl $(BUILD)/test_daemon $(BUILD)/bench_ctl $(BUILD)/bench_disruption \
-     $(BUILD)/test_auth
+     $(BUILD)/test_auth $(BUILD)/test_frames $(FUZZERS)
 
 $(BUILD):
 	mkdir -p $@
@@ -45,7 +46,7 @@ CLI_OBJS := $(BUILD)/cli.o $(BUILD)/cmd_config.o $(BUILD)/cmd_iface.o $(BUILD)/c
 $(BUILD)/hblb: $(BUILD)/hblb.o $(CLI_OBJS) $(CTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-TEST_HDRS := tests/testing.h tests/packets.h tests/bench_report.h
+TEST_HDRS := tests/testing.h tests/packets.h tests/bench_report.h tests/hb_ref.h tests/frame_ref.h
 
 $(BUILD)/test_%.o: tests/test_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
@@ -54,6 +55,9 @@ $(BUILD)/bench_%.o: tests/bench_%.c $(HDRS) $(SKELS) $(TEST_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests -c $< -o $@
 
 $(BUILD)/test_datapath: $(BUILD)/test_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/test_frames: $(BUILD)/test_frames.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # host build of the heartbeat parser: no BPF, no root, no skeletons
@@ -117,6 +121,31 @@ $(BUILD)/bench_disruption: $(BUILD)/bench_disruption.o $(BUILD)/maglev.o $(LIB_O
 
 $(BUILD)/bench_datapath: $(BUILD)/bench_datapath.o $(BUILD)/auth.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+# libFuzzer targets: the host build of the heartbeat parser, and of the
+# whole XDP program (its parsers and frame classification) through a
+# stand-in for the BPF helpers, under ASan and UBSan. Unaligned loads are
+# legal in BPF and on x86, and the kernel hands XDP frames at a 2-byte
+# offset, so UBSan's alignment check would only flag the host build.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -Wall -Wextra -Werror -Iinclude -Ibpf -Itests
+FUZZ_RUNS  ?= 10000000
+
+$(BUILD)/fuzz_hb_parse: tests/fuzz_hb_parse.c tests/hb_ref.h bpf/hb_parse.h include/hblb.h | $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< -o $@
+
+$(BUILD)/fuzz_xdp: tests/fuzz_xdp.c tests/fuzz_shim/bpf/bpf_helpers.h tests/hb_ref.h tests/frame_ref.h \
+		   bpf/hblb.bpf.c $(HDRS) | $(BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fno-sanitize=alignment -Itests/fuzz_shim $< -o $@
+
+# writes tests/corpus/fuzz_xdp (checked in): run by hand when it should change
+$(BUILD)/fuzz_seeds: tests/fuzz_seeds.c tests/packets.h tests/pcapng.h | $(BUILD)
+	$(CC) $(CFLAGS) -Itests $< -o $@
+
+fuzz: deps
+	$(MAKE) $(FUZZERS)
+	BUILD=$(BUILD) scripts/fuzz.sh $(FUZZ_RUNS)
 
 deps:
 	scripts/deps.sh

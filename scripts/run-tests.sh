@@ -46,23 +46,40 @@ bench_smoke() {
 }
 
 verifier_budget() {
-	# the program must load, and leave half the verifier's budget unused
-	local out n
-	out=$("$BUILD/hblb" verifier-stats) || { echo "verifier: 0 passed, 1 failed"; return; }
-	echo "$out"
-	n=$(sed -E 's/.*processed ([0-9]+) insns.*/\1/' <<<"$out")
-	if ((n <= 500000)); then echo "verifier: 1 passed, 0 failed"; else echo "verifier: 0 passed, 1 failed"; fi
+	# every program, in every configuration verifier-stats loads, must load
+	# and leave half the verifier's 1,000,000-instruction budget unused
+	local out n line p=0 f=0
+	out=$("$BUILD/hblb" verifier-stats) || { echo "$out"; echo "verifier: 0 passed, 1 failed"; return; }
+	while IFS= read -r line; do
+		n=$(sed -nE 's/.*processed ([0-9]+) insns.*/\1/p' <<<"$line")
+		if [[ -n $n ]] && ((n <= 500000)); then
+			echo "ok - $line"
+			p=$((p + 1))
+		else
+			echo "not ok - over half the budget, or no count: $line"
+			f=$((f + 1))
+		fi
+	done <<<"$out"
+	# hblb_xdp and hblb_bench_vary in 4 configurations, and the 2 floors
+	if ((p + f != 10)); then
+		echo "not ok - verifier-stats printed $((p + f)) programs, expected 10"
+		f=$((f + 1))
+	fi
+	echo "verifier: $p passed, $f failed"
 }
 
 run_suite hb_parse "$BUILD/test_hb_parse" tests/corpus/hb
 run_suite maglev "$BUILD/test_maglev"
 run_suite health "$BUILD/test_health"
 run_suite auth "$BUILD/test_auth"
+# a bounded number of executions per fuzz target; `make fuzz` runs 10,000,000
+run_suite fuzz scripts/fuzz.sh 200000
 run_suite verifier verifier_budget
 run_suite bench_report scripts/bench-report.py --self-test
 # root-only suites (BPF, network namespaces), in order
 root_suites=(
 	'datapath "$BUILD/test_datapath" "$SHARED"'
+	'frames "$BUILD/test_frames" tests/corpus/hb'
 	'ctl "$BUILD/test_ctl"'
 	'checks "$BUILD/test_checks"'
 	'daemon "$BUILD/test_daemon" "$BUILD/hblb"'
@@ -71,6 +88,7 @@ root_suites=(
 	'beat tests/test_beat.sh "$BUILD/hblb"'
 	'log_sends tests/benchnet_log_sends.sh "$BUILD/hblb"'
 	'system tests/test_system.sh "$BUILD/hblb"'
+	'faults tests/test_faults.sh "$BUILD/hblb"'
 	'auth-e2e tests/test_auth.sh "$BUILD/hblb"'
 	'checks_system tests/test_checks_system.sh "$BUILD/hblb"'
 	'apache tests/test_apache.sh "$BUILD/hblb"'

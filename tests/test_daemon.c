@@ -4,10 +4,15 @@
  * to a veth (generic XDP), takes its configuration from the pinned hblb_cfg_*
  * maps and its heartbeats from hblb_hb (written here, as the XDP program
  * would). While one backend flaps and traffic runs through the attached
- * program, the daemon is killed with SIGKILL and restarted again and again:
- * no packet may be dropped for want of a table and no established flow to a
- * healthy backend may move. Then: a second daemon on the same pin directory
- * is refused, and SIGTERM leaves the program attached. Needs root.
+ * program, the daemon is killed with SIGKILL at random moments (often in
+ * the middle of a table swap or of its own start) and restarted, 100 times:
+ * after every kill the pinned state holds a complete table (every slot of
+ * the active version names a live backend of its service), no packet may
+ * be dropped for want of a table and no established flow to a healthy
+ * backend may move; each restarted daemon reconciles (it adopts the pins
+ * and keeps following the flapping backend: the swaps go on). Then: a
+ * second daemon on the same pin directory is refused, and SIGTERM leaves
+ * the program attached. Needs root.
  *
  * Usage: test_daemon PATH/TO/hblb
  */
@@ -39,6 +44,8 @@
 #define NBE    3
 #define FLAPPER 2               /* backend that keeps dying and coming back */
 #define NFLOWS 60
+#define KILLS  100
+#define TABLE_SIZE 1021
 
 static const char *hblb_bin;
 static char pin_dir[128], log_path[128];
@@ -74,7 +81,7 @@ static pid_t start_daemon(void)
 			dup2(fd, 2);
 		}
 		execl(hblb_bin, hblb_bin, "--pin-dir", pin_dir, "daemon", "-i", "hbt0:generic",
-		      "--interval", "100", "--tick", "5", "--table-size", "1021",
+		      "--interval", "100", "--tick", "5", "--table-size", "1021", /* TABLE_SIZE */
 		      "--max-services", "4", "--flow-buckets", "1024", "--flap", "off", (char *)NULL);
 		_exit(127);
 	}
@@ -125,8 +132,10 @@ static void *heartbeats(void *arg)
 	(void)arg;
 	while (!atomic_load(&hb_stop)) {
 		__u64 now = mono_ns();
-		/* the flapper beats for 1 s, then is silent for 1 s */
-		bool flapper_on = ((now - t0) / 1000000000ull) % 2 == 0;
+		/* the flapper beats for 0.4 s, then is silent for 0.4 s: with a
+		 * 100 ms interval it changes state (and the table) every ~0.4 s,
+		 * so many kills land in or next to a swap */
+		bool flapper_on = ((now - t0) / 400000000ull) % 2 == 0;
 
 		for (int n = 0; n < NBE; n++) {
 			struct hblb_hb_record recs[ncpus];
@@ -140,7 +149,10 @@ static void *heartbeats(void *arg)
 			memset(recs, 0, sizeof(recs));
 			recs[0].count = ++count[n];
 			recs[0].last_ns = now;
-			recs[0].ready = 50;
+			/* backend 0's ready swings 20 <-> 80 every 150 ms: each swing
+			 * is a weight change past the hysteresis, so a live daemon
+			 * rebuilds and swaps the table all the time */
+			recs[0].ready = n == 0 && ((now - t0) / 150000000ull) % 2 ? 80 : 20 + 30 * (n != 0);
 			recs[0].busy = 1;
 			bpf_map_update_elem(hb_fd, &real.id, recs, BPF_ANY);
 		}
@@ -255,6 +267,61 @@ static __u64 table_flips(void)
 	return sum;
 }
 
+/*
+ * Every service in hblb_services has a complete active table: each of its
+ * TABLE_SIZE slots names a backend that is up or draining and belongs to
+ * that service. Returns the number of bad slots (0: complete), -1 if the
+ * maps cannot be read, and counts the services seen.
+ */
+static int incomplete_slots(int *nservices)
+{
+	int svc_fd = pinned(HBLB_MAP_SERVICES), gen_fd = pinned(HBLB_MAP_SVC_GEN);
+	int tab_fd = pinned(HBLB_MAP_TABLES), be_fd = pinned(HBLB_MAP_BACKENDS), bad = 0;
+	__u32 chunks = (TABLE_SIZE + HBLB_TABLE_CHUNK - 1) / HBLB_TABLE_CHUNK;
+	struct hblb_service_key key, *prev = NULL;
+
+	*nservices = 0;
+	if (svc_fd < 0 || gen_fd < 0 || tab_fd < 0 || be_fd < 0) {
+		bad = -1;
+		goto out;
+	}
+	while (bpf_map_get_next_key(svc_fd, prev, &key) == 0) {
+		struct hblb_service svc;
+		struct hblb_svc_gen g;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(svc_fd, &key, &svc) ||
+		    bpf_map_lookup_elem(gen_fd, &svc.id, &g)) {
+			bad = -1;
+			break;
+		}
+		(*nservices)++;
+		for (__u32 c = 0; c < chunks; c++) {
+			__u32 k = (svc.id * 2 + (g.gen & 1)) * chunks + c;
+			struct hblb_table_chunk chunk;
+
+			if (bpf_map_lookup_elem(tab_fd, &k, &chunk)) {
+				bad = -1;
+				goto out;
+			}
+			for (__u32 i = 0; i < HBLB_TABLE_CHUNK && c * HBLB_TABLE_CHUNK + i < TABLE_SIZE; i++) {
+				struct hblb_backend be;
+				__u32 id = chunk.be[i];
+
+				if (id == HBLB_BACKEND_NONE || bpf_map_lookup_elem(be_fd, &id, &be) ||
+				    be.service_id != svc.id ||
+				    (be.state != HBLB_BE_UP && be.state != HBLB_BE_DRAINING))
+					bad++;
+			}
+		}
+	}
+out:
+	for (int *fd = (int[]){ svc_fd, gen_fd, tab_fd, be_fd }, i = 0; i < 4; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return bad;
+}
+
 static bool wait_for(bool (*cond)(void), int ms)
 {
 	for (int waited = 0; waited < ms; waited += 20) {
@@ -296,7 +363,6 @@ int main(int argc, char **argv)
 	int flow_be[NFLOWS], prog_fd = -1, kills = 0, drops = 0, moved = 0, sent = 0;
 	pthread_t hb_thread;
 	bool hb_started = false;
-	__u64 t_end;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s PATH/TO/hblb\n", argv[0]);
@@ -333,44 +399,81 @@ int main(int argc, char **argv)
 	}
 	test_end();
 
-	test_begin("SIGKILL and restart during swaps: nothing dropped, no healthy flow moved");
-	__u64 flips0 = table_flips();
+	test_begin("100 SIGKILLs at random moments: a complete table after each, nothing dropped, "
+		   "no healthy flow moved, each restart reconciles");
+	__u64 flips0 = table_flips(), flips_at_kill = flips0;
+	int incomplete = 0, unreadable = 0, stalled = 0, nsvc_bad = 0;
 
-	t_end = mono_ns() + 8000000000ull;
-	for (__u64 next_kill = mono_ns() + 300000000ull; mono_ns() < t_end;) {
-		for (int f = 0; f < NFLOWS; f++) {
-			int b = send_pkt(prog_fd, 10000 + f, PKT_TCP_ACK);
+	while (kills < KILLS) {
+		/* traffic for a random 50-500 ms, then the kill */
+		__u64 kill_at = mono_ns() + (50 + rand() % 450) * 1000000ull;
 
-			sent++;
-			if (b < 0)
-				drops++;
-			else if (flow_be[f] != FLAPPER && b != flow_be[f])
-				moved++;
-			else if (flow_be[f] == FLAPPER)
-				flow_be[f] = b;         /* may move while its backend is dead */
-		}
+		do {
+			for (int f = 0; f < NFLOWS; f++) {
+				int b = send_pkt(prog_fd, 10000 + f, PKT_TCP_ACK);
+
+				sent++;
+				if (b < 0)
+					drops++;
+				else if (flow_be[f] != FLAPPER && b != flow_be[f])
+					moved++;
+				else if (flow_be[f] == FLAPPER)
+					flow_be[f] = b;         /* may move while its backend is dead */
+			}
+			{
+				/* new flows keep being placed too; few enough distinct
+				 * ones (200) that the 4096-entry flow table never evicts
+				 * a tracked flow, which would re-steer it legitimately */
+				int b = send_pkt(prog_fd, 20000 + sent % 200, PKT_TCP_SYN);
+
+				sent++;
+				drops += b < 0;
+			}
+			sleep_ms(5);
+		} while (mono_ns() < kill_at);
+
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		kills++;
+		/* with no daemon at all, the data path must hold a complete table */
 		{
-			/* new flows keep being placed too */
-			int b = send_pkt(prog_fd, 20000 + sent % 20000, PKT_TCP_SYN);
+			int nsvc, bad = incomplete_slots(&nsvc);
 
-			sent++;
-			drops += b < 0;
+			if (bad < 0)
+				unreadable++;
+			else if (bad > 0)
+				incomplete++;
+			if (nsvc != 1)
+				nsvc_bad++;
+			if (bad)
+				fprintf(stderr, "  kill %d: %d bad slots in the active table\n", kills, bad);
 		}
-		if (mono_ns() >= next_kill) {
-			kill(daemon_pid, SIGKILL);
-			waitpid(daemon_pid, NULL, 0);
-			kills++;
-			daemon_pid = start_daemon();
-			next_kill = mono_ns() + (150 + rand() % 400) * 1000000ull;
+		/* reconciled: every few kills, wait (no pass/fail on time) until the
+		 * new daemon has swapped a table, i.e. adopted the pins and is
+		 * following the flapping backend */
+		daemon_pid = start_daemon();
+		if (kills % 10 == 0) {
+			__u64 give_up = mono_ns() + 20000000000ull;
+
+			while (table_flips() == flips_at_kill && mono_ns() < give_up)
+				sleep_ms(20);
+			if (table_flips() == flips_at_kill)
+				stalled++;
+			flips_at_kill = table_flips();
 		}
-		sleep_ms(5);
 	}
 	__u64 flips = table_flips() - flips0;
 
-	printf("# %d kills, %llu table swaps, %d packets, %d dropped, %d healthy flows moved\n",
-	       kills, (unsigned long long)flips, sent, drops, moved);
-	CHECK(kills >= 10, "only %d kills", kills);
-	CHECK(flips >= 4, "only %llu table swaps: the flapping backend did not flap", (unsigned long long)flips);
+	printf("# %d kills, %llu table swaps, %d packets, %d dropped, %d healthy flows moved, "
+	       "%d kills left an incomplete table\n", kills, (unsigned long long)flips, sent, drops,
+	       moved, incomplete);
+	CHECK_EQ(kills, KILLS);
+	CHECK(flips >= KILLS / 10, "only %llu table swaps: the flapping backend did not flap",
+	      (unsigned long long)flips);
+	CHECK(incomplete == 0, "%d of %d kills left an incomplete active table", incomplete, kills);
+	CHECK(unreadable == 0, "%d times the pinned maps could not be read after a kill", unreadable);
+	CHECK(nsvc_bad == 0, "%d times the service was not in hblb_services after a kill", nsvc_bad);
+	CHECK(stalled == 0, "%d restarted daemons did not swap a table within 20 s", stalled);
 	CHECK_EQ(drops, 0);
 	CHECK_EQ(moved, 0);
 	CHECK(attached_prog() >= 0, "program gone from the interface");

@@ -127,6 +127,46 @@ out:
 	return err;
 }
 
+bool hblb_attached_here(struct hblb *h, __u32 ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_xdp_query(ifindex, 0, &q) || !q.prog_id)
+		return false;
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(h->skel->progs.hblb_xdp), &info, &len))
+		return false;
+	/* the same program, or one this daemon adopted: same code on our maps */
+	if (q.prog_id == info.id)
+		return true;
+	{
+		struct bpf_prog_info old = { 0 };
+		struct bpf_map_info cfg = { 0 };
+		int fd = bpf_prog_get_fd_by_id(q.prog_id);
+		bool same;
+
+		if (fd < 0)
+			return false;
+		len = sizeof(old);
+		same = !bpf_obj_get_info_by_fd(fd, &old, &len) &&
+		       !memcmp(old.tag, info.tag, sizeof(old.tag));
+		len = sizeof(cfg);
+		same = same && !bpf_obj_get_info_by_fd(bpf_map__fd(h->skel->maps.hblb_config), &cfg, &len) &&
+		       prog_uses_map(fd, cfg.id);
+		close(fd);
+		return same;
+	}
+}
+
+void hblb_iface_forget(struct hblb *h, __u32 ifindex)
+{
+	struct hblb_iface off = { 0 };
+
+	if (ifindex && ifindex < HBLB_MAX_IFINDEX)
+		bpf_map_update_elem(bpf_map__fd(h->skel->maps.hblb_ifaces), &ifindex, &off, BPF_ANY);
+}
+
 int hblb_detach(const char *dev, int ifaces_fd)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);

@@ -18,4 +18,11 @@ int hblb_attach(struct hblb *h, const struct attach_req *req);
  * (ifaces_fd). A foreign program there is left alone. */
 int hblb_detach(const char *dev, int ifaces_fd);
 
+/* Whether h's program (hblb_xdp on these maps) is attached to ifindex. */
+bool hblb_attached_here(struct hblb *h, __u32 ifindex);
+
+/* Marks ifindex disabled in hblb_ifaces: its interface is gone, and the
+ * number may come back as another device. */
+void hblb_iface_forget(struct hblb *h, __u32 ifindex);
+
 #endif

@@ -24,19 +24,63 @@ static int pin_get(const struct pins *p, const char *name)
 static struct pins batch_pins;
 static bool batch_active, batch_changed;
 
+/* What the CLI expects at each pin it opens (the layouts of hblb.h). */
+static const struct pin_spec {
+	const char *name;
+	__u32 type, key_size, value_size;
+} pin_specs[] = {
+	{ HBLB_MAP_CFG_SVCS, BPF_MAP_TYPE_HASH, sizeof(struct hblb_service_key),
+	  sizeof(struct hblb_cfg_service) },
+	{ HBLB_MAP_CFG_BES, BPF_MAP_TYPE_HASH, sizeof(struct hblb_cfg_backend_key),
+	  sizeof(struct hblb_cfg_backend) },
+	{ HBLB_MAP_CFG_GEN, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64) },
+	{ HBLB_MAP_SERVICES, BPF_MAP_TYPE_HASH, sizeof(struct hblb_service_key),
+	  sizeof(struct hblb_service) },
+	{ HBLB_MAP_BACKENDS, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct hblb_backend) },
+	{ HBLB_MAP_REALS, BPF_MAP_TYPE_HASH, sizeof(__be32), sizeof(struct hblb_real) },
+	{ HBLB_MAP_HB, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct hblb_hb_record) },
+	{ HBLB_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64) },
+	{ HBLB_MAP_SVC_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct hblb_traffic) },
+	{ HBLB_MAP_BE_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct hblb_traffic) },
+	{ HBLB_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct hblb_config) },
+	{ HBLB_MAP_SVC_GEN, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct hblb_svc_gen) },
+	{ HBLB_MAP_CFG_KEYS, BPF_MAP_TYPE_HASH, sizeof(struct hblb_service_key),
+	  sizeof(struct hblb_cfg_key) },
+};
+
+/* A pinned map the CLI would read or write with the wrong layout must be
+ * refused before any access: -EINVAL with the pin named. */
+static int pin_check(const struct pins *p, const struct pin_spec *spec, int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		pr_err("%s/%s is pinned but is no BPF map (%s): the pinned state is damaged; "
+		       "remove the pin directory and restart 'hblb daemon' to start afresh",
+		       p->dir, spec->name, strerror(errno));
+		return -EINVAL;
+	}
+	if (info.type == spec->type && info.key_size == spec->key_size &&
+	    info.value_size == spec->value_size)
+		return 0;
+	pr_err("%s/%s is not hblb's map: type %u, key %u, value %u bytes instead of type %u, "
+	       "key %u, value %u: the pinned state is damaged or from another program; nothing "
+	       "was changed", p->dir, spec->name, info.type, info.key_size, info.value_size,
+	       spec->type, spec->key_size, spec->value_size);
+	return -EINVAL;
+}
+
 int pins_open(struct pins *p, const struct global_opts *g)
 {
 	struct statfs st;
 	int *fds[] = { &p->cfg_svcs, &p->cfg_bes, &p->cfg_gen, &p->services, &p->backends,
 		       &p->reals, &p->hb, &p->stats, &p->svc_stats, &p->be_stats, &p->config,
 		       &p->svc_gen, &p->cfg_keys };
-	static const char *const names[] = {
-		HBLB_MAP_CFG_SVCS, HBLB_MAP_CFG_BES, HBLB_MAP_CFG_GEN, HBLB_MAP_SERVICES,
-		HBLB_MAP_BACKENDS, HBLB_MAP_REALS, HBLB_MAP_HB, HBLB_MAP_STATS,
-		HBLB_MAP_SVC_STATS, HBLB_MAP_BE_STATS, HBLB_MAP_CONFIG, HBLB_MAP_SVC_GEN,
-		HBLB_MAP_CFG_KEYS,
-	};
+	int opened = 0;
 
+	_Static_assert(sizeof(fds) / sizeof(fds[0]) == sizeof(pin_specs) / sizeof(pin_specs[0]),
+		       "one spec per pin");
 	if (batch_active) {
 		*p = batch_pins;
 		p->borrowed = true;
@@ -56,12 +100,29 @@ int pins_open(struct pins *p, const struct global_opts *g)
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		*fds[i] = pin_get(p, names[i]);
-		if (*fds[i] < 0) {
-			int err = -errno;
+		*fds[i] = pin_get(p, pin_specs[i].name);
+		if (*fds[i] >= 0)
+			opened++;
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		int err;
 
-			pr_err("no hblb state in %s (%s: %s): start 'hblb daemon' first, or give --pin-dir",
-			       p->dir, names[i], strerror(-err));
+		if (*fds[i] < 0) {
+			if (opened)
+				pr_err("pinned state in %s is damaged: %s is missing (%d of %zu maps are "
+				       "there); a running daemon keeps working; re-pin it ('bpftool map "
+				       "show name %s', then 'bpftool map pin id ID %s/%s') or remove the "
+				       "directory and restart 'hblb daemon'", p->dir, pin_specs[i].name,
+				       opened, sizeof(fds) / sizeof(fds[0]), pin_specs[i].name, p->dir,
+				       pin_specs[i].name);
+			else
+				pr_err("no hblb state in %s: start 'hblb daemon' first, or give --pin-dir",
+				       p->dir);
+			pins_close(p);
+			return -ENOENT;
+		}
+		err = pin_check(p, &pin_specs[i], *fds[i]);
+		if (err) {
 			pins_close(p);
 			return err;
 		}

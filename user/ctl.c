@@ -477,7 +477,17 @@ static int add_backend(struct ctl *c, const struct hblb_cfg_backend_key *k,
 		return s;       /* the CLI adds services first; next sync */
 	id = alloc_backend_id(c, now);
 	if (id == HBLB_MAX_BACKENDS) {
-		pr_err("no free backend id (%u in use or quarantined)", HBLB_MAX_BACKENDS);
+		char addr[INET_ADDRSTRLEN];
+
+		/* ids freed less than the quarantine ago come back by then: read
+		 * the configuration again at that point, or the backend would wait
+		 * for the next unrelated change */
+		inet_ntop(AF_INET, &k->addr, addr, sizeof(addr));
+		if (!c->resync_at)
+			pr_err("backend %s: no free backend id (%u in use or recently freed): "
+			       "added when a freed id leaves quarantine (%llu s)", addr,
+			       HBLB_MAX_BACKENDS, BACKEND_QUARANTINE_NS / 1000000000ull);
+		c->resync_at = now + BACKEND_QUARANTINE_NS;
 		return -ENOSPC;
 	}
 	be = &c->bes[id];
@@ -538,6 +548,46 @@ static bool config_changed(struct ctl *c)
 	return true;
 }
 
+/*
+ * The desired configuration is written by the CLI, which checks every
+ * field; anything else that writes the pinned maps (a damaged pin, a stray
+ * tool) must not reach the data path. Returns NULL for a valid entry, or
+ * what is wrong with it.
+ */
+static const char *cfg_service_invalid(const struct hblb_service_key *k,
+				       const struct hblb_cfg_service *v)
+{
+	if (k->pad || (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP) || !k->port || !k->vip)
+		return "key is no ADDR:PORT/tcp|udp";
+	if (v->flags & ~HBLB_SVC_FAIL_CLOSED || v->pad)
+		return "unknown flags";
+	return NULL;
+}
+
+static const char *cfg_backend_invalid(const struct hblb_cfg_backend_key *k,
+				       const struct hblb_cfg_backend *v)
+{
+	const __u32 known = HBLB_BECFG_HEARTBEAT | HBLB_BECFG_DRAIN | HBLB_BECFG_MAC;
+
+	if (cfg_service_invalid(&k->service, &(struct hblb_cfg_service){ 0 }) || k->pad || !k->addr ||
+	    (ntohl(k->addr) >> 28) == 0xe)
+		return "key is no service and unicast address";
+	if (v->weight > 65535)
+		return "weight above 65535";
+	if (v->flags & ~known)
+		return "unknown flags";
+	if ((v->flags & HBLB_BECFG_MAC) && (v->mac[0] & 1))
+		return "multicast MAC";
+	if (v->check_type > HBLB_CHECK_HTTP)
+		return "unknown check type";
+	if (v->check_type != HBLB_CHECK_NONE && !v->check_port)
+		return "check without a port";
+	if (v->check_type == HBLB_CHECK_HTTP &&
+	    (v->check_path[0] != '/' || !memchr(v->check_path, 0, HBLB_CHECK_PATH_LEN)))
+		return "check path not '/...' within 64 bytes";
+	return NULL;
+}
+
 static void sync_config(struct ctl *c, __u64 now)
 {
 	int svc_fd = fd_of(c->h.skel->maps.hblb_cfg_svcs);
@@ -548,6 +598,8 @@ static void sync_config(struct ctl *c, __u64 now)
 	struct hblb_cfg_backend bcfg;
 	bool *svc_seen = calloc(c->h.max_services, sizeof(bool));
 	bool *be_seen = calloc(HBLB_MAX_BACKENDS, sizeof(bool));
+	const char *why;
+	char name[64];
 	int s, id;
 
 	if (!svc_seen || !be_seen) {
@@ -559,6 +611,16 @@ static void sync_config(struct ctl *c, __u64 now)
 		if (bpf_map_lookup_elem(svc_fd, &sk, &scfg))
 			continue;
 		s = find_service(c, &sk);
+		why = cfg_service_invalid(&sk, &scfg);
+		if (why) {
+			/* logged once per configuration change; a service already
+			 * applied keeps what it had */
+			pr_err("configuration entry for service %s is invalid (%s): ignored; "
+			       "'hblb service del' and add it again", svc_name(&sk, name, sizeof(name)), why);
+			if (s >= 0)
+				svc_seen[s] = true;
+			continue;
+		}
 		if (s < 0)
 			s = add_service(c, &sk, &scfg);
 		if (s < 0)
@@ -578,6 +640,18 @@ static void sync_config(struct ctl *c, __u64 now)
 		if (bpf_map_lookup_elem(be_fd, &bk, &bcfg))
 			continue;
 		id = find_backend(c, &bk);
+		why = cfg_backend_invalid(&bk, &bcfg);
+		if (why) {
+			char addr[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &bk.addr, addr, sizeof(addr));
+			pr_err("configuration entry for backend %s of service %s is invalid (%s): "
+			       "ignored; 'hblb backend del' and add it again", addr,
+			       svc_name(&bk.service, name, sizeof(name)), why);
+			if (id >= 0)
+				be_seen[id] = true;
+			continue;
+		}
 		if (id < 0) {
 			id = add_backend(c, &bk, &bcfg, now);
 		} else if (memcmp(&c->bes[id].cfg, &bcfg, sizeof(bcfg)) != 0) {
@@ -1014,7 +1088,8 @@ int ctl_tick(struct ctl *c, __u64 now, bool force_config)
 	__u64 t0;
 
 	c->tick_no++;
-	if (config_changed(c) || force_config) {
+	if (config_changed(c) || force_config || (c->resync_at && now >= c->resync_at)) {
+		c->resync_at = 0;
 		sync_config(c, now);
 		all = true;
 	}

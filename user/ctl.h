@@ -100,6 +100,8 @@ struct ctl {
 	bool *in_set;                   /* scratch: [HBLB_MAX_BACKENDS] */
 	struct ctl_member *scratch_members;
 	__u64 cfg_gen;
+	__u64 resync_at;                /* 0, or when to read the configuration again:
+					 * a backend waited for a quarantined id */
 	bool cfg_seen;
 	struct maglev_ws ws;
 	struct maglev_backend *mb;

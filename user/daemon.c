@@ -19,10 +19,14 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctl.h"
@@ -32,6 +36,123 @@
 #include "log.h"
 
 #define MAX_IFACES 16
+#define IFACE_RECHECK_NS 1000000000ull  /* also look once a second: a lost netlink message */
+
+/* An interface given with -i, as last seen. */
+struct iface_watch {
+	struct attach_req req;
+	__u32 ifindex;          /* 0 while it does not exist */
+	bool up;                /* administratively up (IFF_UP) */
+	bool attached;          /* our program is on it */
+	bool retry_attach;      /* attaching after its return failed: try at link up */
+};
+
+static bool iface_is_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up = false;
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+		up = ifr.ifr_flags & IFF_UP;
+	close(fd);
+	return up;
+}
+
+/* A socket that becomes readable on every link change (RTNLGRP_LINK): the
+ * daemon then looks at its interfaces again. -errno if unavailable; the
+ * once-a-second look still notices changes then. */
+static int link_events_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* The messages only say that something changed: read them all (an overrun,
+ * ENOBUFS, means the same) and look at the interfaces by name. */
+static void link_events_drain(int fd)
+{
+	char buf[8192];
+
+	while (recv(fd, buf, sizeof(buf), 0) > 0 || errno == ENOBUFS)
+		;
+}
+
+/*
+ * Follows each -i interface by name: gone (deleted, or renamed) disables
+ * its old ifindex in hblb_ifaces; back under a new ifindex (re-created)
+ * enables that one and attaches again in the same mode (a failed attach is
+ * tried again at link up); down and up are logged. One line per change. The data path keeps serving the other interfaces throughout.
+ */
+static void ifaces_follow(struct hblb *h, struct iface_watch *w, __u32 n)
+{
+	for (__u32 i = 0; i < n; i++) {
+		struct iface_watch *x = &w[i];
+		__u32 idx = if_nametoindex(x->req.name);
+		bool up;
+
+		if (!idx) {
+			if (x->ifindex) {
+				pr_warn("%s: interface gone (was ifindex %u); hblb attaches again when it "
+					"returns", x->req.name, x->ifindex);
+				hblb_iface_forget(h, x->ifindex);
+				x->ifindex = 0;
+				x->attached = false;
+			}
+			continue;
+		}
+		if (idx != x->ifindex) {
+			if (x->ifindex)
+				hblb_iface_forget(h, x->ifindex);
+			pr_info("%s: interface %s as ifindex %u: attaching", x->req.name,
+				x->ifindex ? "replaced" : "back", idx);
+			x->ifindex = idx;
+			x->up = iface_is_up(x->req.name);
+			x->attached = hblb_attach(h, &x->req) == 0;
+			x->retry_attach = !x->attached;
+			/* the reasons an attach fails (ifindex out of range, a foreign
+			 * program, the mode unsupported) last: said once, tried again
+			 * when the interface comes up or returns anew */
+			if (!x->attached)
+				pr_err("%s: not attached; hblb tries again when it comes up or is "
+				       "re-created", x->req.name);
+			continue;
+		}
+		up = iface_is_up(x->req.name);
+		if (up != x->up) {
+			if (up)
+				pr_info("%s: link up again", x->req.name);
+			else
+				pr_warn("%s: link down: no traffic on it until it is up", x->req.name);
+			x->up = up;
+			if (up && !x->attached && x->retry_attach) {
+				x->attached = hblb_attach(h, &x->req) == 0;
+				x->retry_attach = !x->attached;
+			}
+		}
+		/* detached by hand (hblb detach, ip link): said once, not undone,
+		 * so the daemon does not fight the operator */
+		if (x->attached && !hblb_attached_here(h, idx)) {
+			pr_warn("%s: hblb's program is no longer attached (detached by hand?); "
+				"'hblb attach %s' or a daemon restart puts it back", x->req.name,
+				x->req.name);
+			x->attached = false;
+		}
+	}
+}
 
 
 static __u64 mono_ns(void)
@@ -46,8 +167,21 @@ static __u64 mono_ns(void)
  * held for the process's life (released by the kernel even on SIGKILL). */
 static int lock_pin_dir(const char *dir)
 {
+	char parent[256], *slash;
+	struct statfs st;
 	int fd;
 
+	/* the pin directory's parent must be bpffs: say so, not a bare EPERM
+	 * from sysfs when /sys/fs/bpf is not mounted */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	if (statfs(parent, &st) || st.f_type != BPF_FS_MAGIC) {
+		pr_err("%s is not on bpffs (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf), so "
+		       "the maps cannot be pinned in %s", parent, dir);
+		return -ENOENT;
+	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		pr_err("cannot create pin directory %s: %s (is bpffs mounted on /sys/fs/bpf?)",
 		       dir, strerror(errno));
@@ -113,12 +247,14 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		{ 0 },
 	};
 	struct attach_req ifaces[MAX_IFACES];
+	struct iface_watch watch[MAX_IFACES];
 	struct hblb_load_opts lo = { .pin_dir = pin_dir };
 	struct ctl_opts co = { 0 };
 	struct epoll_event ev, events[8];
 	struct itimerspec its = { 0 };
 	__u32 n_ifaces = 0, tick_ms = 10, v;
-	int opt, lock_fd = -1, sfd = -1, tfd = -1, efd = -1, err = 0, check_fd;
+	int opt, lock_fd = -1, sfd = -1, tfd = -1, efd = -1, lfd = -1, err = 0, check_fd;
+	__u64 next_iface_look = 0;
 	bool running = true;
 	sigset_t mask;
 	struct ctl c;
@@ -252,6 +388,10 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 		err = hblb_attach(&c.h, &ifaces[i]);
 		if (err)
 			goto out;
+		watch[i] = (struct iface_watch){
+			.req = ifaces[i], .ifindex = if_nametoindex(ifaces[i].name),
+			.up = iface_is_up(ifaces[i].name), .attached = true,
+		};
 	}
 
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -271,6 +411,14 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	lfd = n_ifaces ? link_events_open() : -1;
+	if (lfd >= 0) {
+		ev.data.fd = lfd;
+		epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
+	} else if (n_ifaces) {
+		pr_warn("no link notifications (%s): interfaces are looked at once a second",
+			strerror(-lfd));
+	}
 	check_fd = ctl_check_fd(&c);
 	if (check_fd >= 0) {
 		ev.data.fd = check_fd;
@@ -280,7 +428,7 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 
 	while (running) {
 		int n = epoll_wait(efd, events, 8, -1);
-		bool tick = false, reload = false;
+		bool tick = false, reload = false, links = false;
 
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
@@ -308,14 +456,23 @@ int cmd_daemon(int argc, char **argv, const char *pin_dir)
 
 				if (read(tfd, &expirations, sizeof(expirations)) > 0)
 					tick = true;
+			} else if (fd == lfd) {
+				link_events_drain(lfd);
+				links = true;
 			} else {
 				tick = true;    /* a check's socket is ready */
 			}
+		}
+		if (running && n_ifaces && (links || mono_ns() >= next_iface_look)) {
+			ifaces_follow(&c.h, watch, n_ifaces);
+			next_iface_look = mono_ns() + IFACE_RECHECK_NS;
 		}
 		if (running && (tick || reload))
 			ctl_tick(&c, mono_ns(), reload);
 	}
 out:
+	if (lfd >= 0)
+		close(lfd);
 	if (efd >= 0)
 		close(efd);
 	if (tfd >= 0)

@@ -115,6 +115,94 @@ static int config_init(struct hblb *h, __u32 table_size, __u32 flow_buckets, __u
 	return 0;
 }
 
+/* The maps every hblb since the first has pinned: all present (a restart
+ * or an upgrade) or all absent (a first start). A map a later version adds
+ * may be missing and is created; one of these missing beside the others
+ * means damaged state, and creating it empty would silently drop what it
+ * held (e.g. every backend's configuration). */
+static const char *const core_pins[] = {
+	HBLB_MAP_CONFIG, HBLB_MAP_IFACES, HBLB_MAP_VIP_BITS, HBLB_MAP_SERVICES, HBLB_MAP_REALS,
+	HBLB_MAP_HB, HBLB_MAP_BACKENDS, HBLB_MAP_SVC_GEN, HBLB_MAP_TABLES, HBLB_MAP_FLOWS,
+	HBLB_MAP_STATS, HBLB_MAP_SVC_STATS, HBLB_MAP_BE_STATS, HBLB_MAP_CFG_SVCS,
+	HBLB_MAP_CFG_BES, HBLB_MAP_CFG_GEN,
+};
+
+static bool is_core_pin(const char *name)
+{
+	for (size_t i = 0; i < sizeof(core_pins) / sizeof(core_pins[0]); i++)
+		if (!strcmp(core_pins[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Before libbpf reuses the pins (it refuses a mismatch with a bare EINVAL,
+ * and creates a missing one beside the others), check that each pinned map
+ * is the one this program defines, sized as configured, and that no core
+ * map is missing while others exist. Says which pin and what to do.
+ */
+static int check_pins(struct hblb *h)
+{
+	const char *missing = NULL;
+	int present = 0, nmissing = 0, err = 0;
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, h->skel->obj) {
+		const char *name = bpf_map__name(m);
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		char path[512];
+		int fd;
+
+		if (!bpf_map__pin_path(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", h->pin_dir, name);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno != ENOENT) {
+				err = -errno;
+				pr_err("cannot open pinned map %s: %s", path, strerror(-err));
+				return err;
+			}
+			if (is_core_pin(name)) {
+				nmissing++;
+				missing = missing ? missing : name;
+			}
+			continue;
+		}
+		present += is_core_pin(name);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			err = -errno;
+			pr_err("%s is pinned but is no BPF map hblb can read (%s): remove it, or the "
+			       "whole pin directory to start afresh", path, strerror(-err));
+		} else if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+			   info.value_size != bpf_map__value_size(m) ||
+			   info.max_entries != bpf_map__max_entries(m) ||
+			   info.map_flags != bpf_map__map_flags(m)) {
+			pr_err("%s is not the map hblb needs there: type %u, key %u, value %u bytes, "
+			       "%u entries, flags %#x instead of type %u, key %u, value %u bytes, %u "
+			       "entries, flags %#x: remove it (losing what it holds), or the whole "
+			       "pin directory to start afresh", path, info.type, info.key_size,
+			       info.value_size, info.max_entries, info.map_flags, bpf_map__type(m),
+			       bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m),
+			       bpf_map__map_flags(m));
+			err = -EINVAL;
+		}
+		close(fd);
+		if (err)
+			return err;
+	}
+	if (present && nmissing) {
+		pr_err("pinned state in %s is incomplete: %s%s is missing beside %d others; hblb "
+		       "will not create it empty (that would drop what it held): re-pin it from "
+		       "a running hblb ('bpftool map show name %s', then 'bpftool map pin id ID "
+		       "%s/%s'), or remove the directory to start afresh", h->pin_dir, missing,
+		       nmissing > 1 ? " (and more)" : "", present, missing, h->pin_dir, missing);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -179,8 +267,18 @@ int hblb_open(struct hblb *h, const struct hblb_load_opts *o)
 	if (o->log_level) {
 		bpf_program__set_log_level(skel->progs.hblb_xdp, o->log_level);
 		bpf_program__set_log_buf(skel->progs.hblb_xdp, o->log_buf, o->log_size);
+		if (o->bench && o->bench_log_buf) {
+			bpf_program__set_log_level(skel->progs.hblb_bench_vary, o->log_level);
+			bpf_program__set_log_buf(skel->progs.hblb_bench_vary, o->bench_log_buf,
+						 o->log_size);
+		}
 	}
 
+	if (!o->no_pin) {
+		err = check_pins(h);
+		if (err)
+			goto fail;
+	}
 	err = hblb_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the XDP program%s%s: %s (run with -v for libbpf's messages)",

@@ -17,8 +17,9 @@ struct hblb_load_opts {
 	__u32 max_services;         /* 0: HBLB_MAX_SERVICES */
 	__u32 flow_buckets;         /* 0: HBLB_FLOW_BUCKETS_DEFAULT; power of two */
 	__u32 log_level;            /* verifier log level, 0 for none */
-	char *log_buf;              /* verifier log, with log_level */
-	__u32 log_size;
+	char *log_buf;              /* hblb_xdp's verifier log, with log_level */
+	char *bench_log_buf;        /* hblb_bench_vary's, with log_level and bench */
+	__u32 log_size;             /* of each log buffer */
 };
 
 struct hblb {
