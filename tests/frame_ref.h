@@ -25,6 +25,7 @@ struct ref_frame {
 	__be32 saddr, daddr;
 	__be16 sport, dport;
 	__u8 proto;
+	__u8 ttl;               /* for GTSM (HBLB_CFG_GTSM) */
 };
 
 static inline __u16 be16_at(const __u8 *p) { return (__u16)(p[0] << 8 | p[1]); }
@@ -65,6 +66,7 @@ static inline struct ref_frame ref_classify(const __u8 *f, size_t len)
 	if (be16_at(f + off + 6) & 0x3fff)
 		REASON(HBLB_R_PASS_IP_FRAGMENT);
 	r.l4_end = off + tot;
+	r.ttl = f[off + 8];
 	r.proto = f[off + 9];
 	memcpy(&r.saddr, f + off + 12, 4);
 	memcpy(&r.daddr, f + off + 16, 4);

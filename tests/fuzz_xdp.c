@@ -8,8 +8,17 @@
  *
  * Input: one flag byte, then the frame. Flags: bit 0 pass heartbeats,
  * bit 1 frame arrives on an interface hblb is not enabled on, bit 2 take
- * backend 0 down before the second run. Each frame runs twice from the same
- * bytes (a new flow, then its pinned flow or a re-steer).
+ * backend 0 down before the second run, bit 3 GTSM on, bit 4 the keys
+ * withdrawn (their entries hold no key, as while the controller clears
+ * one), bit 5 every real's last accepted sequence number starts at
+ * SEQ_HIGH instead of 0. Each frame runs twice from the same bytes (a new
+ * flow, then its pinned flow or a re-steer; a signed heartbeat accepted
+ * in the first run is a replay in the second).
+ *
+ * Reals: 0 without a key (plain and signed heartbeats as the parser
+ * allows), 1 with the global key (KEY_A), 2 with service 0's key during a
+ * rollover (KEY_B current, KEY_A previous). tests/fuzz_seeds.c signs its
+ * seed heartbeats with the same keys.
  *
  * Per run, every breach aborts (a finding):
  *  - the frame lives in a heap block of exactly its size: ASan catches any
@@ -18,9 +27,16 @@
  *    reason counts one, and it names that verdict;
  *  - the reason is the one an independent classifier (ref_classify, plain
  *    offsets, no shared code) predicts for the headers;
- *  - a heartbeat is accepted exactly when it comes from a configured real
- *    and the reference grammar accepts the payload, and then the real's
- *    record holds the reference's values; nothing else changes a record;
+ *  - a heartbeat's detail reasons are the reference's (hb_expect): from
+ *    a configured real, with TTL 255 if GTSM is on; from a real without a
+ *    key, accepted exactly when the reference grammar accepts it; from a
+ *    real with a key, accepted only in the signed form (ref_auth_form)
+ *    with a tag (an independent SipHash, hb_ref.h) of the current or
+ *    previous key and a seq above the last accepted, refused with
+ *    AUTH_MISSING, AUTH_MALFORMED, AUTH_BAD or REPLAY by the README's
+ *    rules; an accepted heartbeat sets the real's record to the
+ *    reference's values, and (with a key) its last sequence number to its
+ *    seq; nothing else changes a record or a sequence number;
  *  - only a forwarded new or re-steered flow writes the flow table, one way
  *    of its own bucket; no run writes services, backends or tables;
  *  - a forwarded frame differs from the input only in its two MACs.
@@ -29,6 +45,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <bpf/bpf_helpers.h>
+#include "hb_parse.h"
+
+/* hb_tag reads the scratch value's auth_hdr and buf as one message, i.e.
+ * past auth_hdr's 8 bytes by design (hb_parse.h asserts that buf follows
+ * it directly; the verifier checks the access against the map value). In
+ * C that indexes beyond the member, which -fsanitize=bounds reports: this
+ * declaration exempts hb_tag alone from that check. AddressSanitizer still
+ * sees any read beyond the scratch value, a heap block of its exact size. */
+static inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32 n)
+	__attribute__((no_sanitize("array-bounds")));
+
 #include "hblb.bpf.c"
 #include "hb_ref.h"
 #include "frame_ref.h"
@@ -65,6 +93,8 @@ static struct host_map maps[] = {
 	HOST_MAP(hblb_services, MAX_SERVICES),
 	HOST_MAP(hblb_reals, 8),
 	HOST_MAP(hblb_hb, 8),
+	HOST_MAP(hblb_hb_seq, 8),
+	HOST_MAP(hblb_keys, HBLB_KEY_SERVICE(MAX_SERVICES)),
 	HOST_MAP(hblb_backends, 16),
 	HOST_MAP(hblb_svc_gen, MAX_SERVICES),
 	HOST_MAP(hblb_tables, MAX_SERVICES * 2 * CHUNKS),
@@ -76,6 +106,7 @@ static struct host_map maps[] = {
 	HOST_MAP(hblb_cfg_svcs, MAX_SERVICES),
 	HOST_MAP(hblb_cfg_bes, 16),
 	HOST_MAP(hblb_cfg_gen, 0),
+	HOST_MAP(hblb_cfg_keys, MAX_SERVICES + 1),
 };
 #define NMAPS (sizeof(maps) / sizeof(maps[0]))
 
@@ -162,6 +193,22 @@ long bpf_loop(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags
 #define IFINDEX     1
 #define IFINDEX_OFF 2           /* an interface hblb is not enabled on */
 #define NREALS      3
+#define SEQ_HIGH    1763937000000000ull     /* a realistic µs timestamp */
+
+/* The keys (hblb_cfg_key bytes) and which real uses which; the same in
+ * tests/fuzz_seeds.c. KEY_A is the SipHash paper's key. */
+static const __u8 KEY_A[HBLB_KEY_LEN] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const __u8 KEY_B[HBLB_KEY_LEN] = { 0x68, 0x62, 0x6c, 0x62, 0x2d, 0x66, 0x75, 0x7a,
+					  0x7a, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x42, 0x21 };
+static const struct real_def {
+	__u32 key_id;
+	__u32 n_keys;
+	const __u8 *key[2];     /* [0] current, [1] previous */
+} reals[NREALS] = {
+	{ HBLB_KEY_NONE, 0, { NULL, NULL } },
+	{ HBLB_KEY_GLOBAL, 1, { KEY_A, NULL } },
+	{ HBLB_KEY_SERVICE(0), 2, { KEY_B, KEY_A } },
+};
 
 static const __u8 lb_mac[6] = { 0x02, 0, 0, 0, 0, 0xfe };
 
@@ -205,10 +252,28 @@ static void setup(void)
 	memcpy(((struct hblb_iface *)map_value(&hblb_ifaces, IFINDEX_OFF))->mac, lb_mac, 6);
 
 	for (__u32 r = 0; r < NREALS; r++) {
-		struct hblb_real real = { .id = r };
+		struct hblb_real real = { .id = r, .key_id = reals[r].key_id };
 		__be32 a = real_addr(r);
 
 		hash_insert(&hblb_reals, &a, &real);
+		if (reals[r].key_id == HBLB_KEY_NONE)
+			continue;
+		/* as the controller copies hblb_cfg_keys into hblb_keys */
+		{
+			struct hblb_cfg_key ck = { .n_keys = reals[r].n_keys };
+			struct hblb_service_key sk = { 0 };
+			struct hblb_key *k = map_value(&hblb_keys, reals[r].key_id);
+
+			for (__u32 n = 0; n < reals[r].n_keys; n++) {
+				memcpy(ck.key[n], reals[r].key[n], HBLB_KEY_LEN);
+				sip_key(ck.key[n], &k->k[n][0], &k->k[n][1]);
+			}
+			k->n_keys = reals[r].n_keys;
+			if (reals[r].key_id != HBLB_KEY_GLOBAL)
+				sk = (struct hblb_service_key){ .vip = vip(), .port = htons(svcs[0].port),
+								.proto = svcs[0].proto };
+			hash_insert(&hblb_cfg_keys, &sk, &ck);
+		}
 	}
 	{
 		__u32 bit = hblb_vip_bit(vip());
@@ -278,6 +343,7 @@ static void check_parsers(__u8 *f, size_t len)
 struct snapshot {
 	__u64 stats[HBLB_R_MAX];
 	struct hblb_hb_record hb[NREALS];
+	struct hblb_hb_seq seq[NREALS];
 	struct hblb_flow_bucket flows[FLOW_BUCKETS];
 	__u64 config_sum;       /* everything XDP only reads */
 };
@@ -292,11 +358,13 @@ static __u64 fnv(__u64 h, const void *p, size_t n)
 static void snap(struct snapshot *s)
 {
 	static void *const read_only[] = { &hblb_config, &hblb_ifaces, &hblb_vip_bits,
-		&hblb_services, &hblb_reals, &hblb_backends, &hblb_svc_gen, &hblb_tables };
+		&hblb_services, &hblb_reals, &hblb_keys, &hblb_backends, &hblb_svc_gen,
+		&hblb_tables, &hblb_cfg_svcs, &hblb_cfg_bes, &hblb_cfg_gen, &hblb_cfg_keys };
 	__u64 h = 0xcbf29ce484222325ull;
 
 	memcpy(s->stats, map_value(&hblb_stats, 0), sizeof(s->stats));
 	memcpy(s->hb, map_value(&hblb_hb, 0), sizeof(s->hb));
+	memcpy(s->seq, map_value(&hblb_hb_seq, 0), sizeof(s->seq));
 	memcpy(s->flows, map_value(&hblb_flows, 0), sizeof(s->flows));
 	for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++) {
 		struct host_map *m = host_map(read_only[i]);
@@ -329,48 +397,117 @@ static int real_of(__be32 a)
 	return -1;
 }
 
-static void check_heartbeat(const __u8 *f, const struct ref_frame *r, const struct snapshot *a,
-			    const struct snapshot *b, int pass)
+/* What the data path must do with a heartbeat, by the README's rules. */
+struct hb_expect {
+	__u32 reason;           /* detail reason; 0: some parse error */
+	int prev_key;           /* accepted with the previous key */
+	int keyed;              /* the real has a key: an acceptance sets its seq */
+	struct hblb_hb_msg msg; /* accepted: the values */
+};
+
+static int is_parse_error(__u32 d)
 {
-	struct hblb_hb_msg want;
-	int real = real_of(r->saddr), valid;
-	__u32 expect_detail;
+	return (d >= HBLB_R_HB_EMPTY && d <= HBLB_R_HB_DUPLICATE_FIELD) || d == HBLB_R_HB_AUTH_MALFORMED;
+}
 
-	valid = ref_parse(f + r->l4_off + 8, r->l4_end - r->l4_off - 8, &want) == 0;
-	if (real < 0)
-		expect_detail = HBLB_R_HB_UNKNOWN_SOURCE;
-	else if (valid)
-		expect_detail = HBLB_R_HB_ACCEPTED;
-	else
-		expect_detail = 0;      /* one of the HB_ error reasons */
-	for (__u32 d = HBLB_R_HB_ACCEPTED; d <= HBLB_R_HB_DUPLICATE_FIELD; d++) {
-		__u64 n = moved(a, b, d);
+static struct hb_expect hb_expect(const __u8 *f, const struct ref_frame *r, int real, __u8 flags,
+				  __u64 last_seq)
+{
+	const __u8 *p = f + r->l4_off + 8;
+	size_t len = r->l4_end - r->l4_off - 8;
+	struct hb_expect e = { 0 };
+	const struct real_def *rd;
+	int valid;
 
-		if (expect_detail ? n != (d == expect_detail) :
-		    (d <= HBLB_R_HB_UNKNOWN_SOURCE ? n != 0 : n > 1))
-			FAIL("heartbeat from real %d (payload %s): detail reason %u moved by %llu",
-			     real, valid ? "valid" : "invalid", d, (unsigned long long)n);
+	valid = ref_parse(p, len, &e.msg) == 0;
+	if (real < 0) {
+		e.reason = HBLB_R_HB_UNKNOWN_SOURCE;
+		return e;
 	}
-	if (!expect_detail) {
-		__u64 n = 0;
-
-		for (__u32 d = HBLB_R_HB_EMPTY; d <= HBLB_R_HB_DUPLICATE_FIELD; d++)
-			n += moved(a, b, d);
-		if (n != 1)
-			FAIL("refused heartbeat counted %llu error reasons", (unsigned long long)n);
+	if ((flags & 8) && r->ttl != 255) {
+		e.reason = HBLB_R_HB_TTL;
+		return e;
 	}
+	rd = &reals[real];
+	if (rd->key_id == HBLB_KEY_NONE) {
+		/* seq and auth, if present, are ignored */
+		e.reason = valid ? HBLB_R_HB_ACCEPTED : 0;
+		return e;
+	}
+	e.keyed = 1;
+	if (ref_auth_form(p, len, &e.msg)) {
+		/* not the signed form: a plain heartbeat, or something malformed */
+		if (!valid)
+			e.reason = 0;
+		else
+			e.reason = e.msg.seen & HB_SEEN_AUTH ? HBLB_R_HB_AUTH_MALFORMED :
+							       HBLB_R_HB_AUTH_MISSING;
+		return e;
+	}
+	{
+		size_t signed_len = len - HBLB_AUTH_TAIL_LEN - HBLB_AUTH_TAG_HEX;
+		__u32 n_keys = flags & 16 ? 0 : rd->n_keys;
+
+		if (n_keys >= 1 && ref_auth_tag(rd->key[0], r->saddr, p, signed_len) == e.msg.tag)
+			e.prev_key = 0;
+		else if (n_keys >= 2 && ref_auth_tag(rd->key[1], r->saddr, p, signed_len) == e.msg.tag)
+			e.prev_key = 1;
+		else {
+			e.reason = HBLB_R_HB_AUTH_BAD;
+			return e;
+		}
+	}
+	e.reason = e.msg.seq > last_seq ? HBLB_R_HB_ACCEPTED : HBLB_R_HB_REPLAY;
+	return e;
+}
+
+static void check_heartbeat(const __u8 *f, const struct ref_frame *r, const struct snapshot *a,
+			    const struct snapshot *b, __u8 flags)
+{
+	int real = real_of(r->saddr), pass = flags & 1;
+	struct hb_expect e = hb_expect(f, r, real, flags, real >= 0 ? a->seq[real].last_seq : 0);
+	__u64 errors = 0;
+
+	for (__u32 d = HBLB_R_HB_ACCEPTED; d <= HBLB_R_HB_AUTH_PREV_KEY; d++) {
+		__u64 n = moved(a, b, d), want;
+
+		if (d == HBLB_R_HB_AUTH_PREV_KEY)
+			want = e.reason == HBLB_R_HB_ACCEPTED && e.prev_key;
+		else if (e.reason)
+			want = d == e.reason;
+		else if (is_parse_error(d)) {
+			errors += n;
+			continue;
+		} else
+			want = 0;
+		if (n != want)
+			FAIL("heartbeat from real %d (flags %#x, ttl %u): detail reason %u moved by %llu, "
+			     "the reference expects reason %u%s", real, flags, r->ttl, d,
+			     (unsigned long long)n, e.reason, e.reason ? "" : " (a parse error)");
+	}
+	if (!e.reason && errors != 1)
+		FAIL("refused heartbeat from real %d counted %llu parse error reasons", real,
+		     (unsigned long long)errors);
 	if (moved(a, b, pass ? HBLB_R_PASS_HEARTBEAT : HBLB_R_DROP_HEARTBEAT) != 1)
 		FAIL("heartbeat not counted as %s", pass ? "PASS_HEARTBEAT" : "DROP_HEARTBEAT");
 	for (int i = 0; i < NREALS; i++) {
 		const struct hblb_hb_record *x = &a->hb[i], *y = &b->hb[i];
+		int accepted = i == real && e.reason == HBLB_R_HB_ACCEPTED;
 
-		if (i == real && expect_detail == HBLB_R_HB_ACCEPTED) {
-			if (y->count != x->count + 1 || y->ready != want.ready || y->busy != want.busy ||
-			    y->port != want.port || y->last_ns <= x->last_ns)
+		if (accepted) {
+			if (y->count != x->count + 1 || y->ready != e.msg.ready || y->busy != e.msg.busy ||
+			    y->port != e.msg.port || y->last_ns <= x->last_ns)
 				FAIL("accepted heartbeat: record of real %d is not the reference's "
-				     "ready=%u busy=%u port=%u", i, want.ready, want.busy, want.port);
+				     "ready=%u busy=%u port=%u", i, e.msg.ready, e.msg.busy, e.msg.port);
 		} else if (memcmp(x, y, sizeof(*x))) {
 			FAIL("heartbeat changed the record of real %d", i);
+		}
+		if (accepted && e.keyed) {
+			if (b->seq[i].last_seq != e.msg.seq)
+				FAIL("signed heartbeat accepted from real %d: last seq %llu, not its %llu", i,
+				     (unsigned long long)b->seq[i].last_seq, (unsigned long long)e.msg.seq);
+		} else if (a->seq[i].last_seq != b->seq[i].last_seq) {
+			FAIL("heartbeat changed the last sequence number of real %d", i);
 		}
 	}
 }
@@ -460,7 +597,7 @@ static void check_service(const __u8 *in, const __u8 *out, size_t len, const str
 	}
 }
 
-static void run_once(const __u8 *frame, size_t len, __u32 ifindex, int pass)
+static void run_once(const __u8 *frame, size_t len, __u32 ifindex, __u8 flags)
 {
 	struct snapshot *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	__u8 *buf = malloc(len ? len : 1);
@@ -472,7 +609,8 @@ static void run_once(const __u8 *frame, size_t len, __u32 ifindex, int pass)
 	if (!a || !b || !buf)
 		FAIL("out of memory");
 	memcpy(buf, frame, len);
-	((struct hblb_config *)map_value(&hblb_config, 0))->flags = pass ? HBLB_CFG_PASS_HEARTBEATS : 0;
+	((struct hblb_config *)map_value(&hblb_config, 0))->flags =
+		(flags & 1 ? HBLB_CFG_PASS_HEARTBEATS : 0) | (flags & 8 ? HBLB_CFG_GTSM : 0);
 	check_parsers(buf, len);
 	memcpy(buf, frame, len);
 	ctx.data = (__u64)(long)buf;
@@ -505,7 +643,7 @@ static void run_once(const __u8 *frame, size_t len, __u32 ifindex, int pass)
 
 	r = ref_classify(frame, len);
 	if (r.kind != REF_HEARTBEAT)
-		for (__u32 d = HBLB_R_HB_ACCEPTED; d <= HBLB_R_HB_DUPLICATE_FIELD; d++)
+		for (__u32 d = HBLB_R_HB_ACCEPTED; d <= HBLB_R_HB_AUTH_PREV_KEY; d++)
 			if (moved(a, b, d))
 				FAIL("heartbeat detail %u counted for a frame that is none", d);
 	if (r.kind != REF_SERVICE || verdict != XDP_TX)
@@ -514,6 +652,8 @@ static void run_once(const __u8 *frame, size_t len, __u32 ifindex, int pass)
 				FAIL("flow detail %u counted for a frame not forwarded", d);
 	if (r.kind != REF_HEARTBEAT && memcmp(a->hb, b->hb, sizeof(a->hb)))
 		FAIL("a frame that is no heartbeat changed a heartbeat record");
+	if (r.kind != REF_HEARTBEAT && memcmp(a->seq, b->seq, sizeof(a->seq)))
+		FAIL("a frame that is no heartbeat changed a last sequence number");
 
 	switch (r.kind) {
 	case REF_REASON:
@@ -523,7 +663,7 @@ static void run_once(const __u8 *frame, size_t len, __u32 ifindex, int pass)
 			FAIL("a frame counted as reason %u wrote the flow table", reason);
 		break;
 	case REF_HEARTBEAT:
-		check_heartbeat(frame, &r, a, b, pass);
+		check_heartbeat(frame, &r, a, b, flags);
 		if (memcmp(a->flows, b->flows, sizeof(a->flows)))
 			FAIL("a heartbeat wrote the flow table");
 		break;
@@ -555,7 +695,14 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	flags = data[0];
 	ifindex = flags & 2 ? IFINDEX_OFF : IFINDEX;
 	memset(map_value(&hblb_flows, 0), 0, sizeof(struct hblb_flow_bucket) * FLOW_BUCKETS);
-	run_once(data + 1, size - 1, ifindex, flags & 1);
+	for (__u32 r = 0; r < NREALS; r++) {
+		struct hblb_key *k = map_value(&hblb_keys, reals[r].key_id);
+
+		((struct hblb_hb_seq *)map_value(&hblb_hb_seq, r))->last_seq = flags & 32 ? SEQ_HIGH : 0;
+		if (reals[r].key_id != HBLB_KEY_NONE)
+			k->n_keys = flags & 16 ? 0 : reals[r].n_keys;
+	}
+	run_once(data + 1, size - 1, ifindex, flags);
 	if (flags & 4) {
 		/* as the controller does: a table without backend 0 goes live
 		 * first (the inactive version, then the generation), then the
@@ -567,7 +714,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		svc_gen0->gen = 1;
 		be0->state = HBLB_BE_DOWN;
 	}
-	run_once(data + 1, size - 1, ifindex, flags & 1);
+	run_once(data + 1, size - 1, ifindex, flags);
 	be0->state = HBLB_BE_UP;
 	svc_gen0->gen = 0;
 	return 0;

@@ -4,7 +4,9 @@
  * compiles unchanged as ordinary C for the fuzzers (tests/fuzz_xdp.c): the
  * map-definition macros keep libbpf's meaning (pointer members whose types
  * carry the sizes), SEC() is dropped, and the few helpers the program calls
- * are functions the harness defines over its own host maps.
+ * are functions the harness defines over its own host maps. Atomics the
+ * program uses (__sync_val_compare_and_swap on a real's last sequence
+ * number) are compiler builtins with the same meaning on the host.
  *
  * struct xdp_md carries 32-bit data pointers in the kernel's ABI; on the
  * host they must hold real 64-bit addresses, so the name is redirected to
