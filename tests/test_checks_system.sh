@@ -166,30 +166,9 @@ wait_all() {
 	return 1
 }
 
-# N new HTTP connections from the client to the VIP: "NAME COUNT" lines
-connections() {
-	ip netns exec "$P-cl" python3 - "$1" "$TOPO_VIP" <<'EOF'
-import collections, socket, sys
-n, vip = int(sys.argv[1]), sys.argv[2]
-seen = collections.Counter()
-for _ in range(n):
-    try:
-        s = socket.create_connection((vip, 80), timeout=5)   # a loaded machine is slow, not lossy
-        s.sendall(b"GET / HTTP/1.0\r\nHost: hblb.test\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        seen[data.split(b"\r\n\r\n", 1)[-1].strip().decode() or "empty"] += 1
-    except OSError:
-        seen["none"] += 1
-for k, v in sorted(seen.items()):
-    print(k, v)
-EOF
-}
+# N new HTTP connections from the client to the VIP: "NAME COUNT" lines,
+# "none COUNT" for those that failed (the system tests' client)
+connections() { ip netns exec "$P-cl" python3 tests/sys_conn.py count "$TOPO_VIP" "$1"; }
 count_of() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2" | grep . || echo 0; }
 
 # traffic_to WHAT N: N connections; WHAT "all" = every backend gets >= 10%,
