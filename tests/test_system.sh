@@ -294,9 +294,12 @@ sys.exit(0 if t == 3000 and all(abs(x / t - w) <= 0.05 for x, w in zip(b, want))
 		hb backend add "$SVC" 198.18.7.14 heartbeat
 		if topo_wait_state 198.18.7.14 up 10; then
 			out=$(count 300)
-			# weights 10:20:30:30: b4's share is 1/3, about 100 of 300
-			if (($(count_of b4 "$out") >= 50)) && [[ $(count_of none "$out") == 0 ]]; then
-				ok "added b4 gets new flows ($(count_of b4 "$out") of 300, weight 1/3); none failed"
+			# weights 10:20:30:30: b4's share is 1/3, 100 of 300, from the first
+			# connection (a SYN on a recycled port follows the new table, not
+			# an old flow entry); 76-124 is three standard deviations
+			n4=$(count_of b4 "$out")
+			if ((n4 >= 76 && n4 <= 124)) && [[ $(count_of none "$out") == 0 ]]; then
+				ok "added b4 gets its share of new flows at once ($n4 of 300, weight 1/3); none failed"
 			else
 				fail "added backend gets new flows" "$out"
 			fi
