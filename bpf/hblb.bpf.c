@@ -217,6 +217,9 @@ static long hb_chunk_cb(__u32 idx, void *arg)
 
 static __always_inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32 n)
 {
+	/* auth_hdr and buf are one message (hb_parse.h asserts buf follows
+	 * auth_hdr): address it from the struct, not past the member */
+	const __u8 *msg = (const __u8 *)sc + __builtin_offsetof(struct hb_scratch, auth_hdr);
 	__u32 blocks = n / 8, i;
 	struct sip_state st;
 
@@ -224,9 +227,9 @@ static __always_inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32
 	for (i = 0; i < HB_TAG_MAX_BLOCKS; i++) {
 		if (i >= blocks)
 			break;
-		sip_block(&st, *(const __u64 *)(sc->auth_hdr + i * 8));
+		sip_block(&st, *(const __u64 *)(msg + i * 8));
 	}
-	return sip_final(&st, *(const __u64 *)(sc->auth_hdr + i * 8) & sip_tail_mask(n & 7), n);
+	return sip_final(&st, *(const __u64 *)(msg + i * 8) & sip_tail_mask(n & 7), n);
 }
 
 /*

@@ -48,15 +48,6 @@
 #include <bpf/bpf_helpers.h>
 #include "hb_parse.h"
 
-/* hb_tag reads the scratch value's auth_hdr and buf as one message, i.e.
- * past auth_hdr's 8 bytes by design (hb_parse.h asserts that buf follows
- * it directly; the verifier checks the access against the map value). In
- * C that indexes beyond the member, which -fsanitize=bounds reports: this
- * declaration exempts hb_tag alone from that check. AddressSanitizer still
- * sees any read beyond the scratch value, a heap block of its exact size. */
-static inline __u64 hb_tag(struct hb_scratch *sc, const __u64 *k, __u32 n)
-	__attribute__((no_sanitize("array-bounds")));
-
 #include "hblb.bpf.c"
 #include "hb_ref.h"
 #include "frame_ref.h"
