@@ -7,9 +7,9 @@ set -euo pipefail
 
 # curl and python3: the demo's client and HTTP servers, the CLI tests' JSON checks;
 # ethtool: native-mode topologies; apache2: the mod_heartbeat interop test;
-# libclang-rt-14-dev: libFuzzer for `make fuzz`
+# libclang-rt-14-dev: libFuzzer for `make fuzz`; jq: the fault tests read bpftool JSON
 packages=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 curl python3
-	  ethtool apache2 libclang-rt-14-dev)
+	  ethtool apache2 libclang-rt-14-dev jq)
 # wrk: HTTP throughput; gnuplot: report.png
 [[ ${1:-} == --bench ]] && packages+=(wrk gnuplot-nox)
 

@@ -25,6 +25,7 @@ WORK=$(mktemp -d /tmp/hblb-test-faults.XXXXXX)
 SIZES=(--table-size 16411 --max-services 4 --flow-buckets 64)
 DAEMON=
 DAEMON2=
+DAEMON3=
 HTTP=
 BEAT=
 passed=0
@@ -32,10 +33,10 @@ failed=0
 
 cleanup() {
 	local pid
-	for pid in $DAEMON $DAEMON2 $HTTP $BEAT; do kill "$pid" 2>/dev/null; done
-	for pid in $DAEMON $DAEMON2 $HTTP $BEAT; do wait "$pid" 2>/dev/null; done
+	for pid in $DAEMON $DAEMON2 $DAEMON3 $HTTP $BEAT; do kill "$pid" 2>/dev/null; done
+	for pid in $DAEMON $DAEMON2 $DAEMON3 $HTTP $BEAT; do wait "$pid" 2>/dev/null; done
 	topo_down "$P"
-	rm -rf "$PIN" "$PIN2" "$PIN2-moved" "$WORK"
+	rm -rf "$PIN" "$PIN2" "$PIN2-moved" "$PIN2-small" "$WORK"
 }
 trap cleanup EXIT
 
@@ -293,6 +294,35 @@ else
 fi
 stop_daemon2
 fill_backends del >/dev/null
+
+# ---- more usable backends than table slots ----------------------------------------------
+# a daemon with a 7-slot table and 9 backends: it says so once (not every
+# tick), keeps the last table, and says when the table builds again
+PIN3=$PIN2-small
+"$HBLB" --pin-dir "$PIN3" daemon --tick 5 --start-up --table-size 7 --max-services 2 \
+	--flow-buckets 64 >"$WORK/daemon3.log" 2>&1 &
+DAEMON3=$!
+for _ in $(seq 200); do grep -q "running on" "$WORK/daemon3.log" && break; sleep 0.05; done
+for i in $(seq 11 19); do
+	echo "backend add 198.18.4.200:80 198.18.4.$i weight 1 mac 02:00:00:00:04:$i"
+done | { echo "service add 198.18.4.200:80"; cat; } | "$HBLB" --pin-dir "$PIN3" batch - 2>>"$WORK/daemon3.log"
+for _ in $(seq 200); do grep -q "do not fit" "$WORK/daemon3.log" && break; sleep 0.05; done
+sleep 0.5       # a hundred ticks that would each have said it again
+said=$(grep -c "do not fit a table of 7 slots" "$WORK/daemon3.log")
+if ((said == 1)) && kill -0 "$DAEMON3" 2>/dev/null; then
+	ok "9 backends for a 7-slot table: said once, with the fix (--table-size), daemon runs on"
+else
+	fail "backends over the table size" "said $said times; $(tail -n 3 "$WORK/daemon3.log")"
+fi
+for i in 17 18 19; do "$HBLB" --pin-dir "$PIN3" backend del 198.18.4.200:80 198.18.4.$i 2>/dev/null; done
+for _ in $(seq 200); do grep -q "its table builds again" "$WORK/daemon3.log" && break; sleep 0.05; done
+if grep -q "its table builds again" "$WORK/daemon3.log"; then
+	ok "down to 6 backends: the table builds again, and the daemon says so"
+else
+	fail "table builds again" "$(tail -n 3 "$WORK/daemon3.log")"
+fi
+kill "$DAEMON3"; wait "$DAEMON3" 2>/dev/null; DAEMON3=
+rm -rf "$PIN3"
 
 # ---- the interface goes away and comes back ----------------------------------------------
 hb() { topo_nsenter "$P" lb "$HBLB" --pin-dir "$PIN" "$@"; }

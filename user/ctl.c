@@ -990,10 +990,24 @@ static int rebuild_service(struct ctl *c, __u32 s, bool allow_patch)
 			}
 			err = maglev_build(mb, n, m_size, c->table, &c->ws);
 			if (err) {
-				pr_err("service %s: cannot build its table: %s",
-				       svc_name(&svc->key, name, sizeof(name)), strerror(-err));
+				/* said once, not every tick it is retried; the
+				 * live table stays */
+				if (err != svc->build_err && n > m_size)
+					pr_err("service %s: cannot build its table: %u usable backends "
+					       "do not fit a table of %u slots; the last table stays; "
+					       "restart the daemon with a larger --table-size (a prime)",
+					       svc_name(&svc->key, name, sizeof(name)), n, m_size);
+				else if (err != svc->build_err)
+					pr_err("service %s: cannot build its table: %s; the last "
+					       "table stays", svc_name(&svc->key, name, sizeof(name)),
+					       strerror(-err));
+				svc->build_err = err;
 				return err;
 			}
+			if (svc->build_err)
+				pr_info("service %s: its table builds again",
+					svc_name(&svc->key, name, sizeof(name)));
+			svc->build_err = 0;
 		}
 	}
 	svc->exact_pending = patched;

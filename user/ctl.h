@@ -68,6 +68,7 @@ struct ctl_service {
 	struct hblb_service_key key;
 	struct hblb_cfg_service cfg;
 	bool table_live;                /* the installed table names backends */
+	int build_err;                  /* last table build's error, said once */
 };
 
 struct ctl_stats {
