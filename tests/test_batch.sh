@@ -28,8 +28,7 @@ gen() { bpftool -j map lookup pinned "$PIN/hblb_cfg_gen" key 0 0 0 0 | python3 -
 import json, sys
 v = json.load(sys.stdin)["value"]
 print(int.from_bytes(bytes(int(b, 16) for b in v), "little") if isinstance(v, list) else v)'; }
-# `hblb status`, not `backend list`: the latter scans every backend id per
-# backend, too slow for thousands
+# the backends status reports, by service
 backends() { hb -j status | python3 -c '
 import json, sys
 for s in json.load(sys.stdin)["services"]:

@@ -264,8 +264,7 @@ if start_daemon2; then
 	sleep 1
 	if alive2; then ok "backend map full: the daemon starts and runs"; else fail "daemon with a full backend map" "$(tail -n 5 "$WORK/daemon2.log")"; fi
 	echo "#   started in $((SECONDS - t0)) s"
-	# the applied records themselves ('backend list' takes minutes at this
-	# size). The backend deleted above left its id in quarantine (10 s, so
+	# the applied records themselves, read from the map. The backend deleted above left its id in quarantine (10 s, so
 	# flows pinned to it re-steer): the last backend waits for it, is said
 	# to, and must then be applied. The wait is a bound for a hang.
 	applied_backends() {

@@ -537,3 +537,49 @@ int read_dp_backends(int fd, struct hblb_backend **out, __u32 *n_out)
 	*n_out = n;
 	return 0;
 }
+
+int svc_key_cmp(const struct hblb_service_key *a, const struct hblb_service_key *b)
+{
+	if (a->vip != b->vip)
+		return ntohl(a->vip) < ntohl(b->vip) ? -1 : 1;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return (int)a->proto - (int)b->proto;
+}
+
+int be_key_cmp(const void *a, const void *b)
+{
+	const struct hblb_cfg_backend_key *x = a, *y = b;
+	int c = svc_key_cmp(&x->service, &y->service);
+
+	if (c || x->addr == y->addr)
+		return c;
+	return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
+}
+
+/* One pass over the records, a binary search each. A removed backend's
+ * record lingers (down) until its table is gone, so a re-added one may
+ * have two: the live one wins. */
+void match_dp_backends(const struct hblb_backend *recs, __u32 n, const void *rows, size_t n_rows,
+		       size_t stride, __u32 *ids)
+{
+	for (size_t i = 0; i < n_rows; i++)
+		ids[i] = HBLB_BACKEND_NONE;
+	for (__u32 id = 0; id < n; id++) {
+		const struct hblb_backend *rec = &recs[id];
+		struct hblb_cfg_backend_key k = { .service = rec->service, .addr = rec->addr };
+		const char *row;
+		size_t i;
+
+		if (!rec->service.vip && !rec->service.port)
+			continue;       /* free id */
+		row = bsearch(&k, rows, n_rows, stride, be_key_cmp);
+		if (!row)
+			continue;
+		i = (size_t)(row - (const char *)rows) / stride;
+		if (ids[i] != HBLB_BACKEND_NONE &&
+		    (recs[ids[i]].state != HBLB_BE_DOWN || rec->state == HBLB_BE_DOWN))
+			continue;
+		ids[i] = id;
+	}
+}

@@ -78,4 +78,16 @@ void json_bool(struct json *j, const char *key, bool val);
 /* hblb_backends read whole: recs[id] for every id (*n entries); free() it */
 int read_dp_backends(int fd, struct hblb_backend **recs, __u32 *n);
 
+/* Orders of services (VIP, port, proto) and of backends (service, then
+ * address), numerically: how listings sort. */
+int svc_key_cmp(const struct hblb_service_key *a, const struct hblb_service_key *b);
+int be_key_cmp(const void *a, const void *b);
+
+/* Which hblb_backends record serves each configured backend: rows holds
+ * n_rows entries of `stride` bytes, each beginning with its struct
+ * hblb_cfg_backend_key, sorted by be_key_cmp; ids[i] gets the record's id,
+ * or HBLB_BACKEND_NONE. */
+void match_dp_backends(const struct hblb_backend *recs, __u32 n, const void *rows, size_t n_rows,
+		       size_t stride, __u32 *ids);
+
 #endif

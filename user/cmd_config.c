@@ -145,24 +145,6 @@ struct be_view {
 	__u32 id;
 };
 
-/* The data path's record of a configured backend, if the daemon made one. */
-/* The data-path record of a configured backend, from a snapshot of
- * hblb_backends taken once per listing (one batch read, not one per id). */
-static bool find_dp_backend(const struct hblb_backend *recs, __u32 n,
-			    const struct hblb_cfg_backend_key *k, struct hblb_backend *rec,
-			    __u32 *id_out)
-{
-	for (__u32 id = 0; id < n; id++) {
-		if (recs[id].addr == k->addr &&
-		    !memcmp(&recs[id].service, &k->service, sizeof(k->service))) {
-			*rec = recs[id];
-			*id_out = id;
-			return true;
-		}
-	}
-	return false;
-}
-
 static int service_list(int argc, char **argv, struct global_opts *g)
 {
 	struct hblb_service_key k, prev, *pk = NULL;
@@ -425,7 +407,9 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 	struct hblb_service_key only;
 	bool filter = false;
 	struct hblb_backend *recs = NULL;
-	__u32 n_recs = 0;
+	struct be_view *rows = NULL;
+	size_t n_rows = 0, cap = 0;
+	__u32 n_recs = 0, *ids = NULL;
 	struct json j;
 	struct pins p;
 	int err;
@@ -455,6 +439,36 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		pins_close(&p);
 		return err;
 	}
+	/* the configured backends, sorted as status lists them, each with the
+	 * record that serves it (the same matching as status) */
+	while (bpf_map_get_next_key(p.cfg_bes, pk, &k) == 0) {
+		prev = k;
+		pk = &prev;
+		if (filter && memcmp(&k.service, &only, sizeof(only)))
+			continue;
+		if (n_rows == cap) {
+			void *more = realloc(rows, (cap ? cap * 2 : 64) * sizeof(*rows));
+
+			if (!more) {
+				err = -ENOMEM;
+				goto out;
+			}
+			rows = more;
+			cap = cap ? cap * 2 : 64;
+		}
+		memset(&rows[n_rows], 0, sizeof(rows[n_rows]));
+		rows[n_rows].key = k;
+		if (bpf_map_lookup_elem(p.cfg_bes, &k, &rows[n_rows].cfg) == 0)
+			n_rows++;
+	}
+	qsort(rows, n_rows, sizeof(*rows), be_key_cmp);
+	ids = calloc(n_rows ? n_rows : 1, sizeof(*ids));
+	if (!ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	match_dp_backends(recs, n_recs, rows, n_rows, sizeof(*rows), ids);
+
 	if (g->json) {
 		json_begin(&j, g->pretty);
 		json_arr_open(&j, NULL);
@@ -462,17 +476,16 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		printf("%-24s %-16s %-9s %-10s %-17s %s\n", "SERVICE", "ADDRESS", "STATE", "WEIGHT",
 		       "MAC", "CHECK");
 	}
-	while (bpf_map_get_next_key(p.cfg_bes, pk, &k) == 0) {
-		struct be_view b = { .key = k };
+	for (size_t r = 0; r < n_rows; r++) {
+		struct be_view b = rows[r];
 		char name[64], a[INET_ADDRSTRLEN], mac[18], weight[16], check[96];
 		const __u8 *m;
 
-		prev = k;
-		pk = &prev;
-		if ((filter && memcmp(&k.service, &only, sizeof(only))) ||
-		    bpf_map_lookup_elem(p.cfg_bes, &k, &b.cfg))
-			continue;
-		b.in_dp = find_dp_backend(recs, n_recs, &k, &b.rec, &b.id);
+		b.in_dp = ids[r] != HBLB_BACKEND_NONE;
+		if (b.in_dp) {
+			b.id = ids[r];
+			b.rec = recs[b.id];
+		}
 		/* the configured MAC, else the one the daemon resolved, if any */
 		m = (b.cfg.flags & HBLB_BECFG_MAC) ? b.cfg.mac :
 		    b.in_dp && memcmp(b.rec.mac, "\0\0\0\0\0\0", 6) ? b.rec.mac : NULL;
@@ -492,8 +505,8 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 				 HBLB_CHECK_PATH_LEN, b.cfg.check_path);
 		else
 			strcpy(check, "-");
-		service_str(&k.service, name, sizeof(name));
-		ipv4_str(k.addr, a, sizeof(a));
+		service_str(&b.key.service, name, sizeof(name));
+		ipv4_str(b.key.addr, a, sizeof(a));
 		if (g->json) {
 			json_obj_open(&j, NULL);
 			json_str(&j, "service", name);
@@ -519,9 +532,14 @@ static int backend_list(int argc, char **argv, struct global_opts *g)
 		json_arr_close(&j);
 		json_end(&j);
 	}
+out:
+	if (err)
+		pr_err("cannot list backends: %s", strerror(-err));
+	free(ids);
+	free(rows);
 	free(recs);
 	pins_close(&p);
-	return 0;
+	return err;
 }
 
 static int backend_del(int argc, char **argv, struct global_opts *g) { return backend_change(argc, argv, g, "del"); }

@@ -114,28 +114,9 @@ static int map_info(int fd, struct bpf_map_info *info)
 	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
 }
 
-static int svc_key_cmp(const struct hblb_service_key *a, const struct hblb_service_key *b)
-{
-	if (a->vip != b->vip)
-		return ntohl(a->vip) < ntohl(b->vip) ? -1 : 1;
-	if (a->port != b->port)
-		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
-	return (int)a->proto - (int)b->proto;
-}
-
 static int svc_row_cmp(const void *a, const void *b)
 {
 	return svc_key_cmp(&((const struct svc_row *)a)->key, &((const struct svc_row *)b)->key);
-}
-
-static int be_key_cmp(const void *a, const void *b)
-{
-	const struct hblb_cfg_backend_key *x = a, *y = b;
-	int c = svc_key_cmp(&x->service, &y->service);
-
-	if (c || x->addr == y->addr)
-		return c;
-	return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
 }
 
 /* ---- collection ------------------------------------------------------------ */
@@ -233,28 +214,28 @@ static void read_heartbeats(const struct pins *p, struct be_row *b, struct hblb_
 	}
 }
 
-/* Attaches data-path records to configured backends: one pass over the
- * records, a binary search each. A removed backend's record lingers (down)
- * until its table is gone, so a re-added one may have two: the live one
- * wins. */
-static void match_dp_backends(struct status *st, const struct hblb_backend *recs, __u32 n)
+/* Attaches data-path records to configured backends (cli.c's matching). */
+static int attach_dp_records(struct status *st, const struct hblb_backend *recs, __u32 n)
 {
-	for (__u32 id = 0; id < n; id++) {
-		const struct hblb_backend *rec = &recs[id];
-		struct hblb_cfg_backend_key k = { .service = rec->service, .addr = rec->addr };
-		struct be_row *b;
+	__u32 *ids = calloc(st->n_bes ? st->n_bes : 1, sizeof(*ids));
 
-		if (!rec->service.vip && !rec->service.port)
-			continue;       /* free id */
-		b = bsearch(&k, st->bes, st->n_bes, sizeof(*st->bes), be_key_cmp);
-		if (!b || (b->in_dp && (b->dp_state != HBLB_BE_DOWN || rec->state == HBLB_BE_DOWN)))
+	if (!ids)
+		return -ENOMEM;
+	match_dp_backends(recs, n, st->bes, st->n_bes, sizeof(*st->bes), ids);
+	for (size_t i = 0; i < st->n_bes; i++) {
+		struct be_row *b = &st->bes[i];
+		const struct hblb_backend *rec = &recs[ids[i]];
+
+		if (ids[i] == HBLB_BACKEND_NONE)
 			continue;
 		b->in_dp = true;
-		b->id = id;
+		b->id = ids[i];
 		b->dp_state = rec->state;
 		b->held = rec->flags & HBLB_BE_F_HELD;
 		b->weight = rec->weight;
 	}
+	free(ids);
+	return 0;
 }
 
 struct tables {
@@ -372,7 +353,9 @@ static int collect(const struct pins *p, struct status *st)
 		       strerror(-err));
 		goto out;
 	}
-	match_dp_backends(st, recs, n_recs);
+	err = attach_dp_records(st, recs, n_recs);
+	if (err)
+		goto out;
 
 	/* per-CPU values: one slot per possible CPU, each rounded up to 8 bytes
 	 * (all three value types are multiples of 8 already) */
