@@ -473,6 +473,45 @@ static void report_rate(const char *phase, const struct flood *fl)
 	       (unsigned long long)fl->service_sent);
 }
 
+/* Starts flooding `frames` in turn, with service frames between them, and
+ * opens the counting window; 0, or the thread could not start. */
+static int flood_start(struct flood *fl, pthread_t *th, struct livegen *g,
+		       const struct frame *frames, int n_frames, const struct frame *service,
+		       struct window *w)
+{
+	int err;
+
+	memset(fl, 0, sizeof(*fl));
+	fl->g = g;
+	fl->frames = frames;
+	fl->n_frames = n_frames;
+	fl->service = service;
+	window_open(w);
+	err = pthread_create(th, NULL, flood_run, fl);
+	CHECK(!err, "pthread_create: %s", strerror(err));
+	return err;
+}
+
+/* Each flood template counted under its reason, exactly, in the window. */
+static void check_flood_counted(const struct frame *frames, int n, const struct flood *fl,
+				const struct window *w)
+{
+	for (int i = 0; i < n; i++)
+		check_counted(frames[i].name, w->after[frames[i].reason] - w->before[frames[i].reason],
+			      fl->sent[i], fl->lost[i]);
+}
+
+/* Stops a flood that started and closes the window. */
+static void flood_stop(struct flood *fl, pthread_t th, bool started, struct window *w)
+{
+	if (started) {
+		atomic_store(&fl->stop, true);
+		pthread_join(th, NULL);
+	}
+	CHECK(!fl->err, "generator failed: %s", strerror(-fl->err));
+	window_close(w);
+}
+
 int main(int argc, char **argv)
 {
 	static struct window w;
@@ -530,27 +569,15 @@ int main(int argc, char **argv)
 
 	/* ---- phase 1: unknown sources ---- */
 	test_begin("unknown sources: each counted as such, no record or state changes");
-	memset(&fl, 0, sizeof(fl));
-	fl.g = g;
-	fl.frames = &unknown;
-	fl.n_frames = 1;
-	fl.service = &service;
-	window_open(&w);
-	err = pthread_create(&th, NULL, flood_run, &fl);
-	CHECK(!err, "pthread_create: %s", strerror(err));
-	if (!err) {
+	err = flood_start(&fl, &th, g, &unknown, 1, &service, &w);
+	if (!err)
 		during_flood(&fl, "unknown sources", 20);
-		atomic_store(&fl.stop, true);
-		pthread_join(th, NULL);
-	}
-	CHECK(!fl.err, "generator failed: %s", strerror(-fl.err));
-	window_close(&w);
+	flood_stop(&fl, th, !err, &w);
 	a1 = hb_record(BE_A);
 	b1 = hb_record(BE_B);
 	c1 = hb_record(BE_C);
 	report_rate("unknown sources", &fl);
-	check_counted("hb_unknown_source", after[HBLB_R_HB_UNKNOWN_SOURCE] - before[HBLB_R_HB_UNKNOWN_SOURCE],
-		      fl.sent[0], fl.lost[0]);
+	check_flood_counted(&unknown, 1, &fl, &w);
 	/* every accepted heartbeat is one of the real ones */
 	check_accepted_are_real(&w);
 	CHECK(c1.count == 0, "silent backend C has %llu heartbeats", (unsigned long long)c1.count);
@@ -576,14 +603,7 @@ int main(int argc, char **argv)
 		heartbeat_frame(&spoof[i], spoofed[i].name, BE_A, p, len, spoofed[i].reason);
 	}
 	test_begin("spoofed known source: every bad payload refused by reason, record unchanged");
-	memset(&fl, 0, sizeof(fl));
-	fl.g = g;
-	fl.frames = spoof;
-	fl.n_frames = N_SPOOFED;
-	fl.service = &service;
-	window_open(&w);
-	err = pthread_create(&th, NULL, flood_run, &fl);
-	CHECK(!err, "pthread_create: %s", strerror(err));
+	err = flood_start(&fl, &th, g, spoof, N_SPOOFED, &service, &w);
 	if (!err) {
 		while (atomic_load(&fl.rounds) < 1 && !fl.err)
 			usleep(10000);
@@ -594,17 +614,12 @@ int main(int argc, char **argv)
 		      be_state(BE_B));
 		CHECK(atomic_load(&fl.rounds) > 0 && !atomic_load(&fl.stop), "flood not running");
 		during_flood(&fl, "spoofed known source", 3);
-		atomic_store(&fl.stop, true);
-		pthread_join(th, NULL);
 	}
-	CHECK(!fl.err, "generator failed: %s", strerror(-fl.err));
-	window_close(&w);
+	flood_stop(&fl, th, !err, &w);
 	a1 = hb_record(BE_A);
 	b1 = hb_record(BE_B);
 	report_rate("spoofed known source", &fl);
-	for (size_t i = 0; i < N_SPOOFED; i++)
-		check_counted(spoof[i].name, after[spoof[i].reason] - before[spoof[i].reason],
-			      fl.sent[i], fl.lost[i]);
+	check_flood_counted(spoof, N_SPOOFED, &fl, &w);
 	check_accepted_are_real(&w);
 	CHECK(a1.ready == 7 && a1.busy == 2, "A's record: ready %u busy %u", a1.ready, a1.busy);
 	check_states("after the spoofed flood");
@@ -681,26 +696,13 @@ int main(int argc, char **argv)
 			heartbeat_frame(&forged[i], names[i], BE_A, msg[i], len[i], reasons[i]);
 
 		test_begin("signed A spoofed: no tag, wrong tag, old seq, truncated tag all refused by reason");
-		memset(&fl, 0, sizeof(fl));
-		fl.g = g;
-		fl.frames = forged;
-		fl.n_frames = N_SIGNED;
-		fl.service = &service;
-		window_open(&w);
-		err = pthread_create(&th, NULL, flood_run, &fl);
-		CHECK(!err, "pthread_create: %s", strerror(err));
-		if (!err) {
+		err = flood_start(&fl, &th, g, forged, N_SIGNED, &service, &w);
+		if (!err)
 			during_flood(&fl, "signed A spoofed", 3);
-			atomic_store(&fl.stop, true);
-			pthread_join(th, NULL);
-		}
-		CHECK(!fl.err, "generator failed: %s", strerror(-fl.err));
-		window_close(&w);
+		flood_stop(&fl, th, !err, &w);
 		a1 = hb_record(BE_A);
 		report_rate("signed A spoofed", &fl);
-		for (int i = 0; i < N_SIGNED; i++)
-			check_counted(names[i], after[reasons[i]] - before[reasons[i]], fl.sent[i],
-				      fl.lost[i]);
+		check_flood_counted(forged, N_SIGNED, &fl, &w);
 		check_accepted_are_real(&w);
 		CHECK(a1.ready == 7 && a1.busy == 2, "A's record: ready %u busy %u", a1.ready, a1.busy);
 		CHECK(be_state(BE_A) == HBLB_BE_UP, "A is %d, not up", be_state(BE_A));
