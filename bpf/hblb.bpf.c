@@ -543,14 +543,16 @@ static __always_inline int handle_service(struct xdp_md *ctx, const struct hblb_
 			if (!flow_matches(f, &key))
 				continue;
 			slot = f;
+			reason = HBLB_R_FLOW_RESTEER;   /* unless it stays */
+			if (new_conn)
+				break;                  /* a SYN: steered anew, entry rewritten */
 			id = f->backend;
 			be = bpf_map_lookup_elem(&hblb_backends, &id);
-			if (!new_conn && be && backend_keeps_flow(be, *(__u64 *)&skey)) {
+			if (be && backend_keeps_flow(be, *(__u64 *)&skey)) {
 				svc_id = be->service_id;
 				count(HBLB_R_FLOW_HIT);
 				goto forward;
 			}
-			reason = HBLB_R_FLOW_RESTEER;
 			break;
 		}
 	}
