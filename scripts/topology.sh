@@ -91,3 +91,26 @@ topo_wait_state() {     # topo_wait_state ADDR STATE SECONDS
 	done
 	return 1
 }
+
+topo_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# topo_changed_at LOG ADDR STATE SINCE_MS: when the daemon logged ADDR's
+# change to STATE, the first at or after SINCE_MS (ms since the epoch); now
+# if none. The log's time is the change itself, not when a poll of a busy
+# machine noticed it.
+topo_changed_at() {
+	python3 - "$@" <<'EOF' || topo_now_ms
+import datetime, re, sys
+log, addr, state, since = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+pat = re.compile(r"backend %s \(.*\): \S+ -> %s \(.*\) at (\S+)Z$" % (re.escape(addr), state))
+for line in open(log):
+    m = pat.search(line.rstrip())
+    if m:
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+        ms = int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        if ms >= since:
+            print(ms)
+            sys.exit(0)
+sys.exit(1)
+EOF
+}

@@ -79,7 +79,6 @@ chmod 755 "$WORK"       # Apache's children run as an unprivileged user
 ok() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "  $2"; }
 hb() { topo_nsenter "$P" lb "$HBLB" --pin-dir "$PIN" "$@"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # be ADDR: "state heartbeats ready busy table_slots age_ms" from `hblb -j status`
 be() {
@@ -121,22 +120,7 @@ wait_for() {            # wait_for SECONDS CMD...: until CMD succeeds
 # changed_at ADDR STATE SINCE_MS: when the daemon logged ADDR's change to
 # STATE, the first at or after SINCE_MS (ms since the epoch); now if none.
 # The log's time is the change itself, not when a poll noticed it.
-changed_at() {
-	python3 - "$WORK/daemon.log" "$1" "$2" "$3" <<'EOF' || now_ms
-import datetime, re, sys
-log, addr, state, since = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-pat = re.compile(r"backend %s \(.*\): \S+ -> %s \(.*\) at (\S+)Z$" % (re.escape(addr), state))
-for line in open(log):
-    m = pat.search(line.rstrip())
-    if m:
-        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
-        ms = int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
-        if ms >= since:
-            print(ms)
-            sys.exit(0)
-sys.exit(1)
-EOF
-}
+changed_at() { topo_changed_at "$WORK/daemon.log" "$1" "$2" "$3"; }
 ready_busy_is() { [[ $(field "$1" 3) == "$2" && $(field "$1" 4) == "$3" ]]; }
 state_is() { [[ $(field "$1" 1) == "$2" ]]; }
 
@@ -244,7 +228,7 @@ BEAT=$!
 wait_for 30 state_is "$APACHE_IP" down || fail "backend configured" "$(be "$APACHE_IP")"
 
 # Apache as a direct child in the foreground: $! is its parent process
-t_start=$(now_ms)
+t_start=$(topo_now_ms)
 ip netns exec "$P-b1" "$APACHE_BIN" -f "$WORK/httpd.conf" -DFOREGROUND >"$WORK/apache.out" 2>&1 &
 APACHE=$!
 
@@ -349,7 +333,7 @@ else
 fi
 
 # 8: graceful-stop: Apache's heartbeats stop; expired after dead-after
-t_stop=$(now_ms)
+t_stop=$(topo_now_ms)
 kill -WINCH "$APACHE"   # httpd's graceful-stop
 if wait_for 30 state_is "$APACHE_IP" down; then
 	t_down=$(changed_at "$APACHE_IP" down "$t_stop")

@@ -46,7 +46,6 @@ trap cleanup EXIT
 ok() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() { failed=$((failed + 1)); echo "not ok - $1"; [[ $# -gt 1 ]] && echo "  $2"; }
 hb() { topo_nsenter "$P" lb "$HBLB" --pin-dir "$PIN" "$@"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 addr() { echo "198.18.7.1$1"; }
 
 if [[ -z $CK_INTERVAL || -z $CK_TIMEOUT || -z $CK_RISE || -z $CK_FALL ]]; then
@@ -101,18 +100,18 @@ start_srv() {           # start_srv N: the web server of backend N
 stop_srv() {            # stop_srv N
 	kill "${SRV[$1]}" 2>/dev/null
 	wait "${SRV[$1]}" 2>/dev/null
-	EV[$1]=$(now_ms)
+	EV[$1]=$(topo_now_ms)
 	unset "SRV[$1]"
 }
 start_beat() {          # start_beat N: ready 10, busy 1 (no soft start)
-	EV[$1]=$(now_ms)
+	EV[$1]=$(topo_now_ms)
 	ip netns exec "$P-b$1" "$HBLB" beat --interval "$HB_INTERVAL" --ready 10 --busy 1 >/dev/null 2>&1 &
 	BEAT[$1]=$!
 }
 stop_beat() {
 	kill "${BEAT[$1]}" 2>/dev/null
 	wait "${BEAT[$1]}" 2>/dev/null
-	EV[$1]=$(now_ms)
+	EV[$1]=$(topo_now_ms)
 	unset "BEAT[$1]"
 }
 
@@ -127,22 +126,7 @@ for s in json.load(sys.stdin)["services"]:
 # changed_at N STATE: when the daemon logged backend N's change to STATE,
 # the first at or after EV[N] (ms since the epoch); now if none. The log's
 # time is the change itself, not when a poll of a busy machine noticed it.
-changed_at() {
-	python3 - "$WORK/daemon.log" "$(addr "$1")" "$2" "${EV[$1]}" <<'EOF' || now_ms
-import datetime, re, sys
-log, addr, state, since = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-pat = re.compile(r"backend %s \(.*\): \S+ -> %s \(.*\) at (\S+)Z$" % (re.escape(addr), state))
-for line in open(log):
-    m = pat.search(line.rstrip())
-    if m:
-        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
-        ms = int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
-        if ms >= since:
-            print(ms)
-            sys.exit(0)
-sys.exit(1)
-EOF
-}
+changed_at() { topo_changed_at "$WORK/daemon.log" "$(addr "$1")" "$2" "${EV[$1]}"; }
 # wait_all STATE SECONDS N...: until backends N... are all in STATE;
 # AT[N] = ms after EV[N] when each was first seen so. Fails on a timeout.
 declare -A AT
@@ -205,7 +189,7 @@ for n in 1 2 3 4; do start_srv "$n"; done
 start_beat 3
 start_beat 4
 hb service add "$TOPO_VIP:80"
-for n in 1 2 3 4; do EV[$n]=$(now_ms); done   # phase 1 times: from the backends' addition
+for n in 1 2 3 4; do EV[$n]=$(topo_now_ms); done   # phase 1 times: from the backends' addition
 hb backend add "$TOPO_VIP:80" "$(addr 1)" weight 10 check tcp 80
 hb backend add "$TOPO_VIP:80" "$(addr 2)" weight 10 check http 80 /health
 hb backend add "$TOPO_VIP:80" "$(addr 3)" heartbeat check tcp 80
@@ -252,7 +236,7 @@ fi
 # 4: b2's /health answers 500 (it still serves /): out; b3's heartbeats
 # stop (its port still answers): out too, after dead-after heartbeat intervals
 echo 500 >"$WORK/health-b2"
-EV[2]=$(now_ms)
+EV[2]=$(topo_now_ms)
 stop_beat 3
 if wait_all down 60 2 3; then
 	echo "# /health 500: b2 down after ${AT[2]} ms; heartbeats stopped: b3 down after ${AT[3]} ms (dead-after 3 x $HB_INTERVAL ms)"
@@ -268,7 +252,7 @@ else
 fi
 
 echo 200 >"$WORK/health-b2"
-EV[2]=$(now_ms)
+EV[2]=$(topo_now_ms)
 start_beat 3
 if wait_all up 60 2 3; then
 	echo "# /health 200 again: b2 up after ${AT[2]} ms; heartbeats again: b3 up after ${AT[3]} ms (rise 2 x $HB_INTERVAL ms)"
